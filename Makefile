@@ -1,0 +1,52 @@
+# ZONE_DEVICE / HMM series harness.  See README.md.
+#   make         dependencies, base, series, build, boot, hmm selftests, summary
+#   make check   everything CI runs; last line "check: N passed, N failed, N skipped"
+# Developer commands: tree, export, status, mbox.
+
+H := harness
+B := $(CURDIR)/build
+RES := $(B)/results
+REPORT = python3 $(H)/report.py --tree $(B)/linux --results $(RES) --known known-failures
+
+.PHONY: all check deps tree export status mbox kernel guest clean help
+
+all: deps tree kernel guest
+	@rm -f $(RES)/hmm.*
+	$(H)/boot.sh hmm hmm
+	@$(REPORT) --label hmm-tests hmm
+
+check: deps tree kernel
+	@rm -rf $(RES) && mkdir -p $(RES)
+	$(H)/gates.sh checkpatch
+	$(H)/gates.sh walk
+	$(MAKE) --no-print-directory kernel guest
+	$(H)/boot.sh hmm hmm
+	@$(REPORT) --label check checkpatch bisect sparse hmm
+
+deps:
+	@$(H)/deps.sh
+
+tree: deps
+	@$(H)/tree.sh
+
+kernel:
+	@$(H)/build.sh
+
+guest:
+	@$(H)/initramfs.sh
+
+export:
+	@$(H)/export.sh
+
+status:
+	@$(H)/status.sh
+
+mbox:
+	@$(H)/mbox.sh
+
+# Build outputs only; the work tree (build/linux) is never removed by make.
+clean:
+	rm -rf $(B)/obj $(RES)
+
+help:
+	@sed -n '1,5p' Makefile

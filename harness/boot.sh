@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Stage "boot/run": boot the test kernel and initramfs under QEMU and collect
+# the console log and the results channel.
+#   harness/boot.sh NAME PLAN [extra kernel args]
+# Writes $RES/NAME.console and $RES/NAME.out.  QEMU_ACCEL=kvm|tcg overrides
+# the probe; BOOT_TIMEOUT (seconds) bounds the run.
+STAGE=boot
+. "$(dirname "$0")/lib.sh"
+
+name=$1 plan=$2
+shift 2
+kernel=$OBJ/arch/x86/boot/bzImage
+initrd=$OBJ/initramfs.cpio.gz
+[ -f "$kernel" ] && [ -f "$initrd" ] || die "no kernel or initramfs in $OBJ"
+mkdir -p "$RES"
+
+# Guest RAM must reach past 4.5 GiB: the device-coherent test_hmm variant
+# uses the 512 MiB that memmap= reserves at 4 GiB.
+CMDLINE="console=ttyS0 panic=-1 oops=panic memmap=512M\$0x100000000 hugepages=64 plan=$plan $*"
+
+qemu() { # qemu ACCEL TIMEOUT CONSOLE OUT CMDLINE; in a subshell so a crash is not reported twice
+	(timeout --foreground -k 5 "$2" qemu-system-x86_64 -machine pc,accel="$1" \
+		-cpu max -smp 2 -m 5G -nographic -no-reboot -monitor none \
+		-kernel "$kernel" -initrd "$initrd" -append "$5" \
+		-serial "file:$3" -serial "file:$4" </dev/null >/dev/null 2>&1) 2>/dev/null
+}
+
+accel=${QEMU_ACCEL:-}
+if [ -z "$accel" ]; then
+	# A KVM guest hangs at boot on some machines: try it briefly, else TCG.
+	accel=tcg
+	if [ -w /dev/kvm ]; then
+		p=$B/.kvm-probe
+		qemu kvm 20 "$p.console" "$p.out" "console=ttyS0 panic=-1 plan=probe" || true
+		grep -q GUEST-DONE "$p.out" 2>/dev/null && accel=kvm
+		rm -f "$p.console" "$p.out"
+	fi
+fi
+
+timeout=${BOOT_TIMEOUT:-900}
+say "$name: booting (accel=$accel, plan=$plan, timeout ${timeout}s)"
+start=$(date +%s)
+rc=0
+qemu "$accel" "$timeout" "$RES/$name.console" "$RES/$name.out" "$CMDLINE" || rc=$?
+secs=$(($(date +%s) - start))
+echo "accel=$accel seconds=$secs qemu_rc=$rc" >"$RES/$name.meta"
+say "$name: guest ran ${secs}s (accel=$accel, qemu exit $rc)"

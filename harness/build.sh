@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Stage "build": configure (allnoconfig + fragments) and build the kernel in
+# $OBJ from the work tree, then install modules and UAPI headers for the guest.
+#   harness/build.sh [fragment...]     default: configs/base.config configs/hmm.config
+STAGE=build
+. "$(dirname "$0")/lib.sh"
+need_tree
+
+frags=("$@")
+[ ${#frags[@]} -gt 0 ] || frags=("$TOP/configs/base.config" "$TOP/configs/hmm.config")
+mkdir -p "$OBJ"
+KMAKE=(make -C "$SRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+
+# Regenerate .config only when the fragments change, so that an unchanged
+# tree rebuilds nothing.
+stamp=$(cat "${frags[@]}" | sha1sum | cut -c1-40)
+if [ ! -f "$OBJ/.config" ] || [ "$(cat "$OBJ/.frag-stamp" 2>/dev/null)" != "$stamp" ]; then
+	say "configuring $OBJ from ${frags[*]##*/}"
+	(cd "$SRC" && scripts/kconfig/merge_config.sh -n -O "$OBJ" "${frags[@]}" >"$OBJ/.merge.log" 2>&1) ||
+		{ cat "$OBJ/.merge.log"; die "merge_config failed"; }
+	# Every option a fragment asks for must survive Kconfig's dependencies.
+	bad=0
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*) grep -qxF -- "$line" "$OBJ/.config" || { say "not set as asked: $line"; bad=1; } ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }; sym=${sym%% *}
+			grep -q "^$sym=" "$OBJ/.config" && { say "not unset as asked: $sym"; bad=1; } ;;
+		esac
+	done < <(cat "${frags[@]}")
+	[ $bad -eq 0 ] || die "kernel config does not match the fragments"
+	echo "$stamp" >"$OBJ/.frag-stamp"
+fi
+
+say "building in $OBJ ($JOBS jobs)"
+"${KMAKE[@]}" -s bzImage modules
+rm -rf "$OBJ/modroot"
+"${KMAKE[@]}" -s INSTALL_MOD_PATH="$OBJ/modroot" INSTALL_MOD_STRIP=1 modules_install >/dev/null
+"${KMAKE[@]}" -s INSTALL_HDR_PATH="$OBJ/usr" headers_install >/dev/null
+say "kernel $(cat "$OBJ/include/config/kernel.release") ready"

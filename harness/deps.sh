@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Stage "deps": install the Debian packages the harness needs, only if missing.
+STAGE=deps
+. "$(dirname "$0")/lib.sh"
+
+pkgs=(
+	linux-source-6.12	# the base
+	build-essential flex bison bc libelf-dev libssl-dev dwarves cpio
+	xz-utils kmod ccache sparse git git-email python3 perl
+	busybox-static qemu-system-x86	# guest
+	gcc-powerpc64le-linux-gnu	# powerpc compile checks
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$s" = installed ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+say "installing: ${missing[*]}"
+[ "$(id -u)" -eq 0 ] || die "need root to apt-get install ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
+	apt-get update
+	apt-get install -y --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Stage "series gates" of make check.  Each writes KTAP to $RES/<gate>.tap.
+#   harness/gates.sh checkpatch   checkpatch.pl --strict on every patch file
+#   harness/gates.sh walk         build every commit base..HEAD on its own
+#                                 (bisectability) and compare sparse (C=2)
+#                                 warnings of the touched files, base vs HEAD
+# The walk checks commits out in the work tree, which tree.sh has verified
+# holds no uncommitted work, and returns to the branch at the end.
+STAGE=gates
+. "$(dirname "$0")/lib.sh"
+need_tree
+mkdir -p "$RES"
+
+tap_begin() { exec 3>"$RES/$1.tap"; echo "KTAP version 1" >&3; echo "1..$2" >&3; T=0; }
+tap() { # tap ok|not-ok NAME [detail file]
+	T=$((T + 1))
+	if [ "$1" = ok ]; then
+		echo "ok $T $2" >&3
+	else
+		[ -n "${3:-}" ] && sed 's/^/# /' "$3" | head -60 >&3
+		echo "not ok $T $2" >&3
+	fi
+}
+
+checkpatch() {
+	mapfile -t ps < <(series_list)
+	tap_begin checkpatch ${#ps[@]}
+	local p log=$B/.checkpatch.log
+	for p in "${ps[@]}"; do
+		(cd "$SRC" && scripts/checkpatch.pl --strict --showfile --color=never \
+			"$PATCHES/$p") >"$log" 2>&1 || true
+		if grep -q '^total: 0 errors, 0 warnings, 0 checks' "$log"; then
+			tap ok "$p"
+		else
+			say "checkpatch: $p: $(grep '^total:' "$log")"
+			tap not-ok "$p" "$log"
+		fi
+	done
+	say "checkpatch: ${#ps[@]} patches checked"
+}
+
+KMAKE=(make -C "$SRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+
+# sparse warnings of the given .c files, positions stripped, sorted
+sparse_of() {
+	local out=$1 f
+	shift
+	: >"$out"
+	for f in "$@"; do
+		[ -f "$SRC/$f" ] || continue
+		"${KMAKE[@]}" -s C=2 "${f%.c}.o" 2>&1 |
+			grep -E '(warning|error):' |
+			sed -E "s|^$SRC/||; s|^([^:]+):[0-9]+:[0-9]+:|\1:|" >>"$out" || true
+	done
+	sort -o "$out" "$out"
+}
+
+walk() {
+	[ -z "$(g status --porcelain --untracked-files=normal)" ] ||
+		die "uncommitted changes in $SRC; the walk needs a clean tree"
+	local branch commits c i=0 log=$B/.walk.log
+	branch=$(g symbolic-ref -q --short HEAD) || die "work tree is not on a branch"
+	mapfile -t commits < <(g rev-list --reverse base..HEAD)
+	# touched C files that this config compiles (an object at HEAD)
+	mapfile -t files < <(g diff --name-only base HEAD -- '*.c' |
+		while read -r f; do [ -f "$OBJ/${f%.c}.o" ] && echo "$f"; done)
+	tap_begin bisect ${#commits[@]}
+	trap 'g checkout -q "$branch"' EXIT
+	if [ ${#files[@]} -gt 0 ]; then
+		g checkout -q --detach base
+		say "sparse at base: ${files[*]}"
+		sparse_of "$B/.sparse.base" "${files[@]}"
+	fi
+	for c in "${commits[@]}"; do
+		i=$((i + 1))
+		g checkout -q --detach "$c"
+		local name
+		name=$(g log -1 --format='%s' "$c")
+		say "[$i/${#commits[@]}] building $name"
+		if "${KMAKE[@]}" -s bzImage modules >"$log" 2>&1; then
+			tap ok "$i $name"
+		else
+			tail -40 "$log" >"$log.tail"
+			tap not-ok "$i $name" "$log.tail"
+		fi
+	done
+	g checkout -q "$branch"
+	trap - EXIT
+	exec 3>&-
+	tap_begin sparse ${#files[@]}
+	[ ${#files[@]} -gt 0 ] || return 0
+	sparse_of "$B/.sparse.head" "${files[@]}"
+	local f
+	for f in "${files[@]}"; do
+		grep -F "$f:" "$B/.sparse.head" | grep -vxFf <(grep -F "$f:" "$B/.sparse.base") >"$B/.sparse.new" || true
+		if [ -s "$B/.sparse.new" ]; then
+			tap not-ok "$f" "$B/.sparse.new"
+		else
+			tap ok "$f"
+		fi
+	done
+}
+
+case ${1:-} in
+checkpatch) checkpatch ;;
+walk) walk ;;
+*) die "usage: $0 checkpatch|walk" ;;
+esac

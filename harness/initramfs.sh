@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Stage "guest image": static selftests built against the tree's
+# headers_install output, the built modules, busybox and harness/guest/init,
+# packed as an initramfs.
+STAGE=initramfs
+. "$(dirname "$0")/lib.sh"
+need_tree
+[ -f "$OBJ/arch/x86/boot/bzImage" ] || die "no kernel in $OBJ; run harness/build.sh"
+
+root=$OBJ/initramfs
+out=$OBJ/initramfs.cpio.gz
+sel=$SRC/tools/testing/selftests
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,tests,lib/modules}
+
+cp /bin/busybox "$root/bin/busybox"
+install -m 0755 "$TOP/harness/guest/init" "$root/init"
+find "$OBJ/modroot/lib/modules" -name '*.ko' -exec cp {} "$root/lib/modules/" \;
+
+CFLAGS=(-static -O2 -Wall -isystem "$OBJ/usr/include" -I"$SRC" -I"$SRC/tools/include/uapi" -I"$sel")
+LIBS=(-lpthread -lrt -lm)
+say "building hmm-tests (static)"
+gcc "${CFLAGS[@]}" -o "$root/tests/hmm-tests" \
+	"$sel/mm/hmm-tests.c" "$sel/mm/vm_util.c" "${LIBS[@]}"
+
+(cd "$root" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -1) >"$out"
+say "$out ($(du -h "$out" | cut -f1))"

@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# Common settings for the harness stages.  Sourced, never run.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B=${B:-$TOP/build}
+SRC=$B/linux			# kernel work tree (git)
+OBJ=${OBJ:-$B/obj/test}		# object directory of the test kernel
+RES=$B/results			# one KTAP file per check stage
+PATCHES=$TOP/patches
+SERIES=$PATCHES/series
+PKG=linux-source-6.12
+TARBALL=/usr/src/$PKG.tar.xz
+BRANCH=series
+
+# The one project identity used for authorship, sign-off and the base commit.
+IDENT_NAME="HMM series"
+IDENT_EMAIL="hmm-series@example.org"
+export GIT_AUTHOR_NAME="$IDENT_NAME" GIT_AUTHOR_EMAIL="$IDENT_EMAIL"
+export GIT_COMMITTER_NAME="$IDENT_NAME" GIT_COMMITTER_EMAIL="$IDENT_EMAIL"
+
+JOBS=${JOBS:-$(nproc)}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/hmm-series-ccache}
+export CCACHE_BASEDIR=$B
+export CCACHE_NOHASHDIR=1
+
+say() { printf '%s: %s\n' "${STAGE:-harness}" "$*"; }
+die() { printf '%s: error: %s\n' "${STAGE:-harness}" "$*" >&2; exit 1; }
+
+g() { git -C "$SRC" "$@"; }
+
+# Exact Debian version the work tree was made from (tag message of "base").
+base_version() { g tag -l --format='%(contents:subject)' base | sed 's/.* //'; }
+
+# Series file: one patch per line, blank lines and '#' headings ignored.
+series_list() {
+	[ -f "$SERIES" ] || return 0
+	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$SERIES"
+}
+
+# Export base..$1 (default HEAD) as format-patch files into directory $2.
+# Options are chosen so that an unchanged commit always exports to the same
+# bytes: no commit id, no numbering, no git version signature.
+export_to() {
+	local rev=$1 dir=$2
+	mkdir -p "$dir"
+	g -c core.abbrev=12 -c diff.noprefix=false -c format.signoff=false \
+		format-patch --quiet --zero-commit --no-signature --no-numbered \
+		--no-cover-letter --abbrev=12 -o "$dir" "base..$rev" >/dev/null
+}
+
+# sha1 of each file's content, one per line: "hash name".
+content_hashes() {
+	local f
+	for f in "$@"; do
+		[ -f "$f" ] && printf '%s %s\n' "$(sha1sum <"$f" | cut -c1-40)" "$(basename "$f")"
+	done
+	return 0
+}
+
+APPLIED=$B/applied	# hashes of the patches/ files the work tree was built from
+
+need_tree() {
+	[ -d "$SRC/.git" ] || die "no kernel work tree at $SRC; run 'make tree' first"
+}
