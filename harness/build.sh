@@ -9,7 +9,6 @@ need_tree
 frags=("$@")
 [ ${#frags[@]} -gt 0 ] || frags=("$TOP/configs/base.config" "$TOP/configs/hmm.config")
 mkdir -p "$OBJ"
-KMAKE=(make -C "$SRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
 
 # Regenerate .config only when the fragments change, so that an unchanged
 # tree rebuilds nothing.
@@ -33,8 +32,8 @@ if [ ! -f "$OBJ/.config" ] || [ "$(cat "$OBJ/.frag-stamp" 2>/dev/null)" != "$sta
 fi
 
 say "building in $OBJ ($JOBS jobs)"
-"${KMAKE[@]}" -s bzImage modules
+kmake -s bzImage modules
 rm -rf "$OBJ/modroot"
-"${KMAKE[@]}" -s INSTALL_MOD_PATH="$OBJ/modroot" INSTALL_MOD_STRIP=1 modules_install >/dev/null
-"${KMAKE[@]}" -s INSTALL_HDR_PATH="$OBJ/usr" headers_install >/dev/null
+kmake -s INSTALL_MOD_PATH="$OBJ/modroot" INSTALL_MOD_STRIP=1 modules_install >/dev/null
+kmake -s INSTALL_HDR_PATH="$OBJ/usr" headers_install >/dev/null
 say "kernel $(cat "$OBJ/include/config/kernel.release") ready"

@@ -39,7 +39,6 @@ checkpatch() {
 	say "checkpatch: ${#ps[@]} patches checked"
 }
 
-KMAKE=(make -C "$SRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
 
 # sparse warnings of the given .c files, positions stripped, sorted
 sparse_of() {
@@ -48,7 +47,7 @@ sparse_of() {
 	: >"$out"
 	for f in "$@"; do
 		[ -f "$SRC/$f" ] || continue
-		"${KMAKE[@]}" -s C=2 "${f%.c}.o" 2>&1 |
+		kmake -s C=2 "${f%.c}.o" 2>&1 |
 			grep -E '(warning|error):' |
 			sed -E "s|^$SRC/||; s|^([^:]+):[0-9]+:[0-9]+:|\1:|" >>"$out" || true
 	done
@@ -77,7 +76,7 @@ walk() {
 		local name
 		name=$(g log -1 --format='%s' "$c")
 		say "[$i/${#commits[@]}] building $name"
-		if "${KMAKE[@]}" -s bzImage modules >"$log" 2>&1; then
+		if kmake -s bzImage modules >"$log" 2>&1; then
 			tap ok "$i $name"
 		else
 			tail -40 "$log" >"$log.tail"

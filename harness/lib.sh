@@ -25,6 +25,13 @@ export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/hmm-series-ccache}
 export CCACHE_BASEDIR=$B
 export CCACHE_NOHASHDIR=1
 
+# The machine has room for one kernel build at a time: every kernel make of
+# the harness (and of anyone else who uses kmake) takes this lock.
+kmake() {
+	flock "$B/.kbuild.lock" make -C "$SRC" O="$OBJ" -j"$JOBS" \
+		CC="ccache gcc" HOSTCC="ccache gcc" "$@"
+}
+
 say() { printf '%s: %s\n' "${STAGE:-harness}" "$*"; }
 die() { printf '%s: error: %s\n' "${STAGE:-harness}" "$*" >&2; exit 1; }
 
