@@ -31,7 +31,7 @@ if [ -z "$accel" ]; then
 	accel=tcg
 	if [ -w /dev/kvm ]; then
 		p=$B/.kvm-probe
-		qemu kvm 20 "$p.console" "$p.out" "console=ttyS0 panic=-1 plan=probe" || true
+		qemu kvm 20 "$p.console" "$p.out" "console=ttyS0 panic=-1 plan=probe" 2>/dev/null || true
 		grep -q GUEST-DONE "$p.out" 2>/dev/null && accel=kvm
 		rm -f "$p.console" "$p.out"
 	fi

@@ -17,7 +17,8 @@ tap() { # tap ok|not-ok NAME [detail file]
 	if [ "$1" = ok ]; then
 		echo "ok $T $2" >&3
 	else
-		[ -n "${3:-}" ] && sed 's/^/# /' "$3" | head -60 >&3
+		[ -n "${3:-}" ] && grep -v -e '^NOTE:' -e '^ *them to the maint' -e '^ *mechanically conv' "$3" |
+			sed 's/^/# /' | head -60 >&3
 		echo "not ok $T $2" >&3
 	fi
 }
