@@ -6,7 +6,7 @@
 H := harness
 B := $(CURDIR)/build
 RES := $(B)/results
-REPORT = python3 $(H)/report.py --tree $(B)/linux --results $(RES) --known known-failures
+REPORT = /usr/bin/python3 $(H)/report.py --tree $(B)/linux --results $(RES) --known known-failures
 
 .PHONY: all check deps tree export status mbox kernel guest clean help
 
@@ -20,7 +20,7 @@ check: deps tree kernel
 	$(H)/gates.sh checkpatch
 	$(H)/gates.sh walk
 	$(MAKE) --no-print-directory kernel guest
-	$(H)/boot.sh hmm hmm
+	$(H)/boot.sh hmm hmm,badinput
 	@$(REPORT) --label check checkpatch bisect sparse hmm
 
 deps:

@@ -23,6 +23,15 @@ mkdir -p "$tmp"
 tar -C "$tmp" -xf "$TARBALL"
 [ -d "$tmp/$PKG" ] || die "unexpected layout in $TARBALL"
 
+# Debian's top-level .gitignore ignores every new top-level path ("/*"), so
+# new files (a new test, say) would be invisible to git status and to the
+# harness's checks for uncommitted work.  Drop that rule from the checked-out
+# file only, and keep git from reporting the edit; no patch touches it.
+unignore() {
+	sed -i '/^# Debian packaging: ignore everything/,/^!\/debian\/$/{/^\/\*$/d; /^!\/debian\/$/d}' .gitignore
+	git update-index --skip-worktree .gitignore
+}
+
 date="@$(stat -c %Y "$TARBALL") +0000"
 (
 	cd "$tmp/$PKG"
@@ -33,6 +42,7 @@ date="@$(stat -c %Y "$TARBALL") +0000"
 	GIT_AUTHOR_DATE=$date GIT_COMMITTER_DATE=$date \
 		git commit -q -m "Debian $PKG $ver" --no-verify
 	GIT_COMMITTER_DATE=$date git tag -a base -m "Debian $PKG $ver"
+	unignore
 )
 mv "$tmp/$PKG" "$SRC"
 rmdir "$tmp"

@@ -3,6 +3,10 @@
 
 set -euo pipefail
 
+# Debian's python3 first: kernel scripts (spdxcheck.py via checkpatch) need
+# the python3-ply and python3-git packages installed for it.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${B:-$TOP/build}
 SRC=$B/linux			# kernel work tree (git)
