@@ -20,7 +20,7 @@ check: deps tree kernel
 	$(H)/gates.sh checkpatch
 	$(H)/gates.sh walk
 	$(MAKE) --no-print-directory kernel guest
-	$(H)/boot.sh hmm hmm,badinput
+	$(H)/boot.sh hmm hmm,badinput,lifecycle,kmemleak
 	@$(REPORT) --label check checkpatch bisect sparse hmm
 
 deps:

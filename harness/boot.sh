@@ -16,7 +16,7 @@ mkdir -p "$RES"
 
 # Guest RAM must reach past 4.5 GiB: the device-coherent test_hmm variant
 # uses the 512 MiB that memmap= reserves at 4 GiB.
-CMDLINE="console=ttyS0 panic=-1 oops=panic memmap=512M\$0x100000000 hugepages=64 plan=$plan $*"
+CMDLINE="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 memmap=512M\$0x100000000 hugepages=64 plan=$plan $*"
 
 qemu() { # qemu ACCEL TIMEOUT CONSOLE OUT CMDLINE; in a subshell so a crash is not reported twice
 	(timeout --foreground -k 5 "$2" qemu-system-x86_64 -machine pc,accel="$1" \

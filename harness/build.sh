@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Stage "build": configure (allnoconfig + fragments) and build the kernel in
 # $OBJ from the work tree, then install modules and UAPI headers for the guest.
-#   harness/build.sh [fragment...]     default: configs/base.config configs/hmm.config
+#   harness/build.sh [fragment...]     default: configs/{base,hmm,debug}.config
 STAGE=build
 . "$(dirname "$0")/lib.sh"
 need_tree
 
 frags=("$@")
-[ ${#frags[@]} -gt 0 ] || frags=("$TOP/configs/base.config" "$TOP/configs/hmm.config")
+[ ${#frags[@]} -gt 0 ] || frags=("$TOP/configs/base.config" "$TOP/configs/hmm.config" "$TOP/configs/debug.config")
 mkdir -p "$OBJ"
 
 # Regenerate .config only when the fragments change, so that an unchanged
