@@ -20,8 +20,9 @@ check: deps tree kernel
 	$(H)/gates.sh checkpatch
 	$(H)/gates.sh walk
 	$(MAKE) --no-print-directory kernel guest
-	$(H)/boot.sh hmm hmm,badinput,lifecycle,kmemleak
-	@$(REPORT) --label check checkpatch bisect sparse hmm
+	$(H)/boot.sh thp-always hmm,badinput,lifecycle,kmemleak
+	$(H)/boot.sh thp-never hmm transparent_hugepage=never
+	@$(REPORT) --label check checkpatch bisect sparse thp-always thp-never
 
 deps:
 	@$(H)/deps.sh

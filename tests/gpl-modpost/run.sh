@@ -73,7 +73,7 @@ for sym in $symbols; do
 	pattern="modpost: GPL-incompatible module hmm_probe.ko uses GPL-only symbol '$sym'"
 	grep -qF "$pattern" "$work/nongpl.log" || ok=0
 done
-grep 'modpost' "$work/nongpl.log" | sed 's/^/# /'
+grep 'ERROR: modpost:' "$work/nongpl.log" | sed 's/^/# /'
 if [ $ok -eq 1 ]; then
 	echo "ok 1 nongpl: modpost rejects GPL-only $(echo "$symbols" | sed 's/ /, /g')"
 else
