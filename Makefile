@@ -20,9 +20,11 @@ check: deps tree kernel
 	$(H)/gates.sh checkpatch
 	$(H)/gates.sh walk
 	$(MAKE) --no-print-directory kernel guest
+	$(H)/gates.sh exports
+	$(H)/gates.sh modpost
 	$(H)/boot.sh thp-always hmm,badinput,lifecycle,kmemleak
 	$(H)/boot.sh thp-never hmm transparent_hugepage=never
-	@$(REPORT) --label check checkpatch bisect sparse thp-always thp-never
+	@$(REPORT) --label check checkpatch bisect sparse exports gpl-modpost thp-always thp-never
 
 deps:
 	@$(H)/deps.sh

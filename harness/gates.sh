@@ -122,8 +122,42 @@ walk() {
 	done
 }
 
+# The export checker the series adds, on the patched tree, and its own test
+# (a planted unused export must be caught).
+exports() {
+	local chk=$SRC/scripts/check-zone-device-exports.py log=$B/.exports.log
+	tap_begin exports 2
+	if [ ! -f "$chk" ]; then
+		echo "$chk: missing" >"$log"
+		tap not-ok "in-tree users of every export" "$log"
+		tap not-ok "planted unused export caught" "$log"
+		return 0
+	fi
+	if python3 "$chk" --tree "$SRC" >"$log" 2>&1; then
+		tap ok "in-tree users of every export"
+	else
+		tap not-ok "in-tree users of every export" "$log"
+	fi
+	if python3 "$chk" --tree "$SRC" --selftest >"$log" 2>&1; then
+		tap ok "planted unused export caught"
+	else
+		tap not-ok "planted unused export caught" "$log"
+	fi
+	say "exports: $(grep -c . "$RES/exports.tap") lines"
+}
+
+# A non-GPL module using the GPL-only helpers must fail at modpost; the same
+# module under GPL must build.  Needs the built test kernel.
+modpost() {
+	KBUILD_LOCK=$B/.kbuild.lock "$TOP/tests/gpl-modpost/run.sh" "$OBJ" \
+		CC="ccache gcc" HOSTCC="ccache gcc" >"$RES/gpl-modpost.tap" || true
+	say "gpl-modpost: $(grep -c '^ok' "$RES/gpl-modpost.tap") of 2 ok"
+}
+
 case ${1:-} in
 checkpatch) checkpatch ;;
 walk) walk ;;
-*) die "usage: $0 checkpatch|walk" ;;
+exports) exports ;;
+modpost) modpost ;;
+*) die "usage: $0 checkpatch|walk|exports|modpost" ;;
 esac

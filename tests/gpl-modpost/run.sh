@@ -7,9 +7,8 @@
 #
 # OBJDIR is a built kernel object directory (vmlinux and Module.symvers
 # present, e.g. after "make bzImage modules"). Extra arguments go to
-# make, e.g. CC="ccache gcc". If KBUILD_LOCK names a file (default:
-# /work/main/build/.kbuild.lock when it exists), the builds run under
-# flock on it.
+# make, e.g. CC="ccache gcc". If KBUILD_LOCK names a file, the builds
+# run under flock on it.
 #
 # nongpl/ and gpl/ build the same module (hmm_probe_body.c), which
 # references hmm_range_fault() and migrate_vma_setup(), with
@@ -40,9 +39,6 @@ if [ ! -f "$objdir/Module.symvers" ] || [ ! -f "$objdir/vmlinux" ]; then
 fi
 
 lock=${KBUILD_LOCK-}
-if [ -z "$lock" ] && [ -e /work/main/build/.kbuild.lock ]; then
-	lock=/work/main/build/.kbuild.lock
-fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gpl-modpost.XXXXXX")
 trap 'rm -rf "$work"' EXIT
