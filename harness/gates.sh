@@ -98,7 +98,10 @@ walk() {
 		local name
 		name=$(g log -1 --format='%s' "$c")
 		say "[$i/${#commits[@]}] building $name"
-		if kmake -s bzImage modules >"$log" 2>&1; then
+		# An older commit may lack options of the fragments: take
+		# Kconfig's defaults for them, without prompting.
+		if kmake -s olddefconfig >"$log" 2>&1 &&
+			kmake -s bzImage modules >>"$log" 2>&1; then
 			tap ok "$i $name"
 		else
 			tail -40 "$log" >"$log.tail"

@@ -1,0 +1,691 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm-bench: throughput of the HMM / device-private paths that test_hmm
+ * exposes, next to what the same guest does with plain memory.
+ *
+ * For each size and THP mode (anonymous memory, 2 MiB aligned,
+ * MADV_HUGEPAGE or MADV_NOHUGEPAGE) it times, one call over the whole range
+ * per sample:
+ *   touch      first-touch population (one write per 4 KiB page, fresh range)
+ *   memcpy     memcpy() of the range into another populated range (ceiling)
+ *   migrate    HMM_DMIRROR_MIGRATE_TO_DEV of a populated range
+ *   fault      CPU read of one word per page of the migrated range, each
+ *              page migrating back to RAM through dev_pagemap_ops
+ *   read       HMM_DMIRROR_READ on a fresh mirror (hmm_range_fault with
+ *              faulting, then the device copy)
+ *   snapshot   HMM_DMIRROR_SNAPSHOT (hmm_range_fault without faulting)
+ *   exclusive  HMM_DMIRROR_EXCLUSIVE (make_device_exclusive_range)
+ * migrate, read and exclusive include test_hmm copying the data back to the
+ * caller (bounce buffer + copy_to_user), as the driver always does.
+ *
+ * Every sample is set up afresh outside the timed part (new range, new
+ * device file, so an empty mirror) and its result is checked after it:
+ * page counts and the data, tagged per page.  Nothing is judged by time.
+ *
+ * Output: TAP (one case per op, size and THP mode) with one CSV line per
+ * case as a "# csv: " diagnostic just before its result line; the column
+ * names are on the "# csv-header: " line.
+ *
+ * Build: gcc -static -O2 -isystem OBJ/usr/include -I TREE hmm-bench.c
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+
+#include "lib/test_hmm_uapi.h"
+
+#define KiB		1024UL
+#define MiB		(1024 * KiB)
+#define PMD_SIZE_	(2 * MiB)
+#define MAX_REPS	101
+#define MAX_SIZES	32
+#define TRIES		3	/* attempts of a sample that fails transiently */
+
+enum { TOUCH, MEMCPY, MIGRATE, FAULT, READ, SNAPSHOT, EXCLUSIVE, NOPS };
+static const char *const op_name[NOPS] = {
+	"touch", "memcpy", "migrate", "fault", "read", "snapshot", "exclusive",
+};
+
+static size_t page_size;
+static const char *device = "/dev/hmm_dmirror0";
+static int reps = 5;
+
+struct result {
+	uint64_t ns[MAX_REPS];
+	int n;
+	int retries;
+	char status[64];	/* "ok", "error:EBUSY", "bad-data:...", "skip:..." */
+};
+
+/* One group of cases: a size and a THP mode. */
+struct group {
+	size_t size;
+	unsigned long npages;
+	int thp;
+	char *src;		/* populated, tagged; read, snapshot, memcpy source */
+	char *out;		/* populated; ioctl output and memcpy destination */
+	unsigned char *perm;	/* snapshot output */
+	unsigned seed;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static const char *errname(int err)
+{
+	const char *s = strerrorname_np(err);
+
+	return s ? s : "E?";
+}
+
+/* Anonymous private range of @size at a 2 MiB aligned address. */
+static char *map_range(size_t size, int thp)
+{
+	size_t len = size + PMD_SIZE_;
+	char *p, *a;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (char *)(((uintptr_t)p + PMD_SIZE_ - 1) & ~(PMD_SIZE_ - 1));
+	if (a > p)
+		munmap(p, a - p);
+	if (p + len > a + size)
+		munmap(a + size, p + len - (a + size));
+	if (madvise(a, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE)) {
+		munmap(a, size);
+		return NULL;
+	}
+	return a;
+}
+
+static inline uint64_t tag(unsigned seed, unsigned long i)
+{
+	return ((uint64_t)seed << 32) | i;
+}
+
+/* Write the tag of each page into its first word: populates the range. */
+static void populate(char *p, size_t size, unsigned seed)
+{
+	unsigned long i;
+
+	for (i = 0; i < size / page_size; i++)
+		*(volatile uint64_t *)(p + i * page_size) = tag(seed, i);
+}
+
+/* Index of the first page whose tag is wrong, or -1. */
+static long check_tags(const char *p, size_t size, unsigned seed)
+{
+	unsigned long i;
+
+	for (i = 0; i < size / page_size; i++)
+		if (*(const uint64_t *)(p + i * page_size) != tag(seed, i))
+			return i;
+	return -1;
+}
+
+static void poison_tags(char *p, size_t size)
+{
+	populate(p, size, 0xdead);
+}
+
+/* AnonHugePages of the mapping that starts at @p, in percent of @size. */
+static int thp_percent(const char *p, size_t size)
+{
+	char line[256];
+	unsigned long start, end, kb;
+	int in = 0, pct = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = start <= (uintptr_t)p && (uintptr_t)p < end;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
+			pct = (int)(kb * KiB * 100 / size);
+			break;
+		}
+	}
+	fclose(f);
+	return pct;
+}
+
+/* test_hmm ioctl over @npages from @addr; 0 or -errno.  Retries EINTR. */
+static int dmirror(int fd, unsigned long req, void *addr, void *ptr,
+		   unsigned long npages, struct hmm_dmirror_cmd *cmd)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->addr = (uintptr_t)addr;
+	cmd->ptr = (uintptr_t)ptr;
+	cmd->npages = npages;
+	while (ioctl(fd, req, cmd)) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+/* A fresh device file: an empty mirror.  Not a transient failure. */
+static int open_dev(void)
+{
+	int fd = open(device, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	return errno == ENOENT ? -ENODEV : -errno;
+}
+
+/*
+ * One sample of each op.  Returns 0, -errno (a failed call), or 1 with
+ * @why set (the call worked but its result is wrong).  t[0] is the sample;
+ * the migrate sample also times the fault back, in t[1].
+ */
+static char why[64];
+
+static int bad(const char *what, long page)
+{
+	snprintf(why, sizeof(why), "bad-data:%s@page%ld", what, page);
+	return 1;
+}
+
+static int sample_touch(struct group *g, uint64_t *t)
+{
+	char *r = map_range(g->size, g->thp);
+	uint64_t t0;
+
+	if (!r)
+		return -ENOMEM;
+	t0 = now_ns();
+	populate(r, g->size, ++g->seed);
+	t[0] = now_ns() - t0;
+	munmap(r, g->size);
+	return 0;
+}
+
+static int sample_memcpy(struct group *g, uint64_t *t)
+{
+	uint64_t t0;
+	long b;
+
+	poison_tags(g->out, g->size);
+	t0 = now_ns();
+	memcpy(g->out, g->src, g->size);
+	asm volatile("" ::: "memory");
+	t[0] = now_ns() - t0;
+	b = check_tags(g->out, g->size, 1);
+	return b < 0 ? 0 : bad("copy", b);
+}
+
+static int cpages_ok(struct hmm_dmirror_cmd *cmd, struct group *g, const char *what)
+{
+	if (cmd->cpages == g->npages)
+		return 0;
+	snprintf(why, sizeof(why), "bad-data:%s:cpages=%llu/%lu", what,
+		 (unsigned long long)cmd->cpages, g->npages);
+	return 1;
+}
+
+static int sample_migrate(struct group *g, uint64_t *t)
+{
+	struct hmm_dmirror_cmd cmd;
+	unsigned seed = ++g->seed;
+	uint64_t t0, sum = 0;
+	unsigned long i;
+	char *r;
+	long b;
+	int fd, ret;
+
+	r = map_range(g->size, g->thp);
+	if (!r)
+		return -ENOMEM;
+	populate(r, g->size, seed);
+	poison_tags(g->out, g->size);
+	fd = open_dev();
+	if (fd < 0) {
+		munmap(r, g->size);
+		return fd;
+	}
+	t0 = now_ns();
+	ret = dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, r, g->out, g->npages, &cmd);
+	t[0] = now_ns() - t0;
+	if (!ret)
+		ret = cpages_ok(&cmd, g, "migrate");
+	if (!ret && (b = check_tags(g->out, g->size, seed)) >= 0)
+		ret = bad("migrate", b);
+	if (!ret) {
+		/* Each read faults one device-private page back to RAM. */
+		t0 = now_ns();
+		for (i = 0; i < g->npages; i++)
+			sum += *(volatile uint64_t *)(r + i * page_size);
+		t[1] = now_ns() - t0;
+		if ((b = check_tags(r, g->size, seed)) >= 0)
+			ret = bad("fault", b);
+		else if (sum != (uint64_t)seed * g->npages * (1ULL << 32) +
+			 (uint64_t)g->npages * (g->npages - 1) / 2)
+			ret = bad("fault-sum", 0);
+	}
+	close(fd);
+	munmap(r, g->size);
+	return ret;
+}
+
+static int sample_read(struct group *g, uint64_t *t)
+{
+	struct hmm_dmirror_cmd cmd;
+	uint64_t t0;
+	long b;
+	int fd, ret;
+
+	poison_tags(g->out, g->size);
+	fd = open_dev();
+	if (fd < 0)
+		return fd;
+	t0 = now_ns();
+	ret = dmirror(fd, HMM_DMIRROR_READ, g->src, g->out, g->npages, &cmd);
+	t[0] = now_ns() - t0;
+	close(fd);
+	if (!ret)
+		ret = cpages_ok(&cmd, g, "read");
+	if (!ret && (b = check_tags(g->out, g->size, 1)) >= 0)
+		ret = bad("read", b);
+	return ret;
+}
+
+static int sample_snapshot(struct group *g, uint64_t *t)
+{
+	struct hmm_dmirror_cmd cmd;
+	unsigned long i;
+	uint64_t t0;
+	int fd, ret;
+
+	memset(g->perm, HMM_DMIRROR_PROT_ERROR, g->npages);
+	fd = open_dev();
+	if (fd < 0)
+		return fd;
+	t0 = now_ns();
+	ret = dmirror(fd, HMM_DMIRROR_SNAPSHOT, g->src, g->perm, g->npages, &cmd);
+	t[0] = now_ns() - t0;
+	close(fd);
+	if (!ret)
+		ret = cpages_ok(&cmd, g, "snapshot");
+	for (i = 0; !ret && i < g->npages; i++)
+		if ((g->perm[i] & ~HMM_DMIRROR_PROT_PMD) != HMM_DMIRROR_PROT_WRITE)
+			ret = bad("snapshot-perm", i);
+	return ret;
+}
+
+static int sample_exclusive(struct group *g, uint64_t *t)
+{
+	struct hmm_dmirror_cmd cmd;
+	unsigned seed = ++g->seed;
+	uint64_t t0;
+	char *r;
+	long b;
+	int fd, ret;
+
+	r = map_range(g->size, g->thp);
+	if (!r)
+		return -ENOMEM;
+	populate(r, g->size, seed);
+	poison_tags(g->out, g->size);
+	fd = open_dev();
+	if (fd < 0) {
+		munmap(r, g->size);
+		return fd;
+	}
+	t0 = now_ns();
+	ret = dmirror(fd, HMM_DMIRROR_EXCLUSIVE, r, g->out, g->npages, &cmd);
+	t[0] = now_ns() - t0;
+	if (!ret)
+		ret = cpages_ok(&cmd, g, "exclusive");
+	if (!ret && (b = check_tags(g->out, g->size, seed)) >= 0)
+		ret = bad("exclusive", b);
+	close(fd);
+	/* The CPU gets its access back on the next touch: check that too. */
+	if (!ret && (b = check_tags(r, g->size, seed)) >= 0)
+		ret = bad("exclusive-cpu", b);
+	munmap(r, g->size);
+	return ret;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Run the reps of one op into res[op] (and res[FAULT] for migrate). */
+static void run_op(struct group *g, int op, struct result *res)
+{
+	static int (*const fn[NOPS])(struct group *, uint64_t *) = {
+		[TOUCH] = sample_touch, [MEMCPY] = sample_memcpy,
+		[MIGRATE] = sample_migrate, [READ] = sample_read,
+		[SNAPSHOT] = sample_snapshot, [EXCLUSIVE] = sample_exclusive,
+	};
+	struct result *r = &res[op];
+	int i, try, ret = 0;
+	uint64_t t[2];
+
+	memset(r, 0, sizeof(*r));
+	if (op == MIGRATE)
+		memset(&res[FAULT], 0, sizeof(res[FAULT]));
+	for (i = 0; i < reps; i++) {
+		/* A busy page (e.g. still in a per-CPU LRU batch) is retried. */
+		for (try = 0; try < TRIES; try++) {
+			why[0] = 0;
+			ret = fn[op](g, t);
+			if (ret != -EBUSY && ret != -ENOENT && ret != -EAGAIN)
+				break;
+			r->retries++;
+		}
+		if (ret)
+			break;
+		r->ns[r->n++] = t[0];
+		if (op == MIGRATE)
+			res[FAULT].ns[res[FAULT].n++] = t[1];
+	}
+	if (ret < 0)
+		snprintf(r->status, sizeof(r->status), "error:%s", errname(-ret));
+	else if (ret > 0)
+		snprintf(r->status, sizeof(r->status), "%s", why);
+	else
+		strcpy(r->status, "ok");
+	if (op == MIGRATE) {
+		res[FAULT].retries = r->retries;
+		if (ret && !strncmp(why, "bad-data:fault", 14))
+			snprintf(res[FAULT].status, sizeof(res[FAULT].status), "%s", why);
+		else if (ret)
+			strcpy(res[FAULT].status, "skip:migrate-failed");
+		else
+			strcpy(res[FAULT].status, "ok");
+		/* the migrate itself was fine when only the fault check failed */
+		if (ret && !strncmp(why, "bad-data:fault", 14))
+			strcpy(r->status, "ok");
+	}
+}
+
+static int tap_n;
+
+static void report(struct group *g, int op, struct result *r, int thp_pct)
+{
+	double med = 0, mn = 0, mx = 0, gbps = 0;
+	char name[64];
+	int ok = !strcmp(r->status, "ok") && r->n == reps;
+
+	if (r->n) {
+		qsort(r->ns, r->n, sizeof(r->ns[0]), cmp_u64);
+		med = r->n & 1 ? r->ns[r->n / 2] :
+			(r->ns[r->n / 2 - 1] + r->ns[r->n / 2]) / 2.0;
+		mn = r->ns[0];
+		mx = r->ns[r->n - 1];
+		gbps = med ? g->size / med : 0;	/* bytes per ns = GB/s */
+	}
+	if (!strcmp(r->status, "ok") && r->n < reps)
+		snprintf(r->status, sizeof(r->status), "short:%d/%d", r->n, reps);
+	printf("# csv: %s,%s,%zu,%d,", op_name[op], g->thp ? "on" : "off",
+	       g->size, r->n);
+	if (r->n)
+		printf("%.3f,%.3f,%.3f,%.4f,", med / 1000, mn / 1000, mx / 1000, gbps);
+	else
+		printf(",,,,");	/* no figures */
+	printf("%d,%d,%s\n", thp_pct, r->retries, r->status);
+	if (g->size >= MiB)
+		snprintf(name, sizeof(name), "%s_%zuMiB_thp-%s", op_name[op],
+			 g->size / MiB, g->thp ? "on" : "off");
+	else
+		snprintf(name, sizeof(name), "%s_%zuKiB_thp-%s", op_name[op],
+			 g->size / KiB, g->thp ? "on" : "off");
+	if (ok)
+		printf("ok %d %s\n", ++tap_n, name);
+	else if (!strncmp(r->status, "skip:", 5))
+		printf("ok %d %s # SKIP %s\n", ++tap_n, name, r->status + 5);
+	else
+		printf("not ok %d %s # %s\n", ++tap_n, name, r->status);
+	fflush(stdout);
+}
+
+static void skip_group(struct group *g, const int *want, const char *reason)
+{
+	struct result r;
+	int op;
+
+	for (op = 0; op < NOPS; op++) {
+		if (!want[op])
+			continue;
+		memset(&r, 0, sizeof(r));
+		snprintf(r.status, sizeof(r.status), "error:%s", reason);
+		report(g, op, &r, -1);
+	}
+}
+
+static void run_group(struct group *g, const int *want)
+{
+	struct result res[NOPS];
+	int op, pct;
+
+	g->npages = g->size / page_size;
+	g->seed = 1;
+	g->src = map_range(g->size, g->thp);
+	g->out = map_range(g->size, g->thp);
+	g->perm = malloc(g->npages);
+	if (!g->src || !g->out || !g->perm) {
+		skip_group(g, want, "ENOMEM");
+		goto out;
+	}
+	populate(g->src, g->size, 1);
+	populate(g->out, g->size, 0);
+	memset(g->perm, 0, g->npages);
+	pct = thp_percent(g->src, g->size);
+	g->seed = 1;
+
+	for (op = 0; op < NOPS; op++) {
+		if (op == FAULT || !(want[op] || (op == MIGRATE && want[FAULT])))
+			continue;
+		run_op(g, op, res);
+		if (want[op])
+			report(g, op, &res[op], pct);
+		if (op == MIGRATE && want[FAULT])
+			report(g, FAULT, &res[FAULT], pct);
+	}
+out:
+	if (g->src)
+		munmap(g->src, g->size);
+	if (g->out)
+		munmap(g->out, g->size);
+	free(g->perm);
+}
+
+static size_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 0);
+
+	switch (*end) {
+	case 'k': case 'K': v *= KiB; end++; break;
+	case 'm': case 'M': v *= MiB; end++; break;
+	case 'g': case 'G': v *= 1024 * MiB; end++; break;
+	}
+	if (*end == 'i')
+		end++;
+	if (*end == 'B')
+		end++;
+	return *end ? 0 : v;
+}
+
+static void usage(const char *argv0)
+{
+	fprintf(stderr,
+		"usage: %s [-q] [-r REPS] [-s SIZES] [-t THP] [-o OPS] [-d DEVICE]\n"
+		"  -q        quick: smallest size only, 3 repetitions (a functional check)\n"
+		"  -r REPS   repetitions per case, 1..%d (default 5): median, min, max\n"
+		"  -s SIZES  comma list with K/M/G suffixes, multiples of the page size\n"
+		"            (default 4K,16K,64K,256K,1M,2M,4M,16M,64M,256M)\n"
+		"  -t THP    comma list of off,on (default off,on); 'on' runs only for\n"
+		"            sizes of 2 MiB and up, smaller ranges cannot hold a THP\n"
+		"  -o OPS    comma list of touch,memcpy,migrate,fault,read,snapshot,exclusive\n"
+		"  -d DEVICE test_hmm device (default /dev/hmm_dmirror0, device private)\n",
+		argv0, MAX_REPS);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *sizes_arg = "4K,16K,64K,256K,1M,2M,4M,16M,64M,256M";
+	const char *thp_arg = "off,on", *ops_arg = NULL;
+	size_t sizes[MAX_SIZES];
+	int nsizes = 0, want[NOPS] = { 0 }, thp_want[2] = { 0 };
+	int quick = 0, reps_set = 0, c, i, t, op, ncases = 0, nops = 0;
+	char *list, *tok, thp_sys[128] = "?";
+	struct utsname u;
+	uint64_t t0 = now_ns();
+	cpu_set_t cpus;
+	FILE *f;
+
+	while ((c = getopt(argc, argv, "qr:s:t:o:d:h")) != -1) {
+		switch (c) {
+		case 'q': quick = 1; break;
+		case 'r': reps = atoi(optarg); reps_set = 1; break;
+		case 's': sizes_arg = optarg; break;
+		case 't': thp_arg = optarg; break;
+		case 'o': ops_arg = optarg; break;
+		case 'd': device = optarg; break;
+		default: usage(argv[0]);
+		}
+	}
+	if (optind != argc)
+		usage(argv[0]);
+	if (quick && !reps_set)
+		reps = 3;
+	if (reps < 1 || reps > MAX_REPS)
+		usage(argv[0]);
+	page_size = sysconf(_SC_PAGESIZE);
+
+	list = strdup(sizes_arg);
+	for (tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+		size_t s = parse_size(tok);
+
+		if (!s || s % page_size || nsizes == MAX_SIZES) {
+			fprintf(stderr, "bad size %s\n", tok);
+			usage(argv[0]);
+		}
+		sizes[nsizes++] = s;
+	}
+	free(list);
+	if (quick) {	/* the smallest size only */
+		for (i = 1; i < nsizes; i++)
+			if (sizes[i] < sizes[0])
+				sizes[0] = sizes[i];
+		nsizes = 1;
+	}
+	list = strdup(thp_arg);
+	for (tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+		if (!strcmp(tok, "off"))
+			thp_want[0] = 1;
+		else if (!strcmp(tok, "on"))
+			thp_want[1] = 1;
+		else
+			usage(argv[0]);
+	}
+	free(list);
+	if (ops_arg) {
+		list = strdup(ops_arg);
+		for (tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+			for (op = 0; op < NOPS && strcmp(tok, op_name[op]); op++)
+				;
+			if (op == NOPS)
+				usage(argv[0]);
+			want[op] = 1;
+		}
+		free(list);
+	} else {
+		for (op = 0; op < NOPS; op++)
+			want[op] = 1;
+	}
+	for (op = 0; op < NOPS; op++)
+		nops += want[op];
+	for (i = 0; i < nsizes; i++)
+		for (t = 0; t < 2; t++)
+			if (thp_want[t] && (!t || sizes[i] >= PMD_SIZE_))
+				ncases += nops;
+
+	/*
+	 * Stay on one CPU: pages faulted in sit in that CPU's LRU batch, which
+	 * migration drains locally; and the figures vary less.
+	 */
+	CPU_ZERO(&cpus);
+	CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+
+	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f) {
+		if (fgets(thp_sys, sizeof(thp_sys), f))
+			thp_sys[strcspn(thp_sys, "\n")] = 0;
+		fclose(f);
+	}
+	uname(&u);
+	printf("TAP version 13\n");
+	printf("# hmm-bench: kernel=%s device=%s reps=%d page=%zu quick=%d\n",
+	       u.release, device, reps, page_size, quick);
+	printf("# hmm-bench: thp_enabled=%s\n", thp_sys);
+	printf("# csv-header: op,thp,size,reps,med_us,min_us,max_us,gbps,thp_pct,retries,status\n");
+	printf("1..%d\n", ncases);
+	fflush(stdout);
+
+	/* Warm up: every path once at the smallest size, not reported. */
+	{
+		struct group g = { .size = sizes[0], .npages = sizes[0] / page_size };
+		struct result res[NOPS];
+		int save = reps;
+
+		g.src = map_range(g.size, 0);
+		g.out = map_range(g.size, 0);
+		g.perm = malloc(g.npages);
+		if (g.src && g.out && g.perm) {
+			populate(g.src, g.size, 1);
+			populate(g.out, g.size, 0);
+			reps = 1;
+			for (op = 0; op < NOPS; op++)
+				if (op != FAULT)
+					run_op(&g, op, res);
+			reps = save;
+		}
+		if (g.src)
+			munmap(g.src, g.size);
+		if (g.out)
+			munmap(g.out, g.size);
+		free(g.perm);
+	}
+
+	for (i = 0; i < nsizes; i++) {
+		for (t = 0; t < 2; t++) {
+			struct group g = { .size = sizes[i], .thp = t };
+
+			if (!thp_want[t] || (t && sizes[i] < PMD_SIZE_))
+				continue;
+			run_group(&g, want);
+		}
+	}
+	printf("# hmm-bench: %d cases in %.1f s\n", tap_n,
+	       (now_ns() - t0) / 1e9);
+	return 0;
+}

@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Table, CSV and plot of two hmm-bench runs (harness/bench.sh).
+
+Reads the results channel of each boot (NAME.out, NAME.meta as written by
+harness/boot.sh), takes the "# csv: " lines of the hmm-bench section, and
+writes under --out:
+  base.csv, patched.csv   each run as hmm-bench printed it (plus kernel column)
+  bench.csv               one line per case: base and patched side by side
+  bench.png               GB/s against size, one panel per op (gnuplot)
+and prints one table.  Figures are reported, never judged.
+"""
+import argparse
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+COLS = ['op', 'thp', 'size', 'reps', 'med_us', 'min_us', 'max_us', 'gbps',
+        'thp_pct', 'retries', 'status']
+OPS = ['touch', 'memcpy', 'migrate', 'fault', 'read', 'snapshot', 'exclusive']
+
+
+def parse_out(path):
+    """(info, rows, complete) of the hmm-bench section of a results file."""
+    info, rows, inside, complete = {}, [], False, False
+    if not os.path.exists(path):
+        return info, rows, False
+    with open(path, errors='replace') as f:
+        for line in f:
+            line = line.rstrip('\r\n')
+            if line.startswith('GUEST-START'):
+                info.update(kv.split('=', 1) for kv in line.split()[1:] if '=' in kv)
+            if line == '### BEGIN hmm-bench':
+                inside = True
+                continue
+            if re.match(r'### END hmm-bench rc=\d+$', line):
+                inside, complete = False, True
+                continue
+            if not inside:
+                continue
+            m = re.match(r'# hmm-bench: (.*)', line)
+            if m:
+                if m.group(1).startswith('thp_enabled='):
+                    info['thp_enabled'] = m.group(1).split('=', 1)[1]
+                else:
+                    info.update(kv.split('=', 1) for kv in m.group(1).split() if '=' in kv)
+                continue
+            m = re.match(r'# csv: (.*)', line)
+            if m:
+                vals = m.group(1).split(',')
+                if len(vals) == len(COLS):
+                    rows.append(dict(zip(COLS, vals)))
+    return info, rows, complete
+
+
+def read_meta(path):
+    try:
+        with open(path) as f:
+            return dict(kv.split('=', 1) for kv in f.read().split())
+    except OSError:
+        return {}
+
+
+def fnum(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return None
+
+
+def human(size):
+    size = int(size)
+    if size >= 1 << 20:
+        return f'{size >> 20}M'
+    return f'{size >> 10}K'
+
+
+def key(r):
+    return (r['op'], r['thp'], int(r['size']))
+
+
+def spread(r):
+    """(max - min) / median, percent: how noisy the figure is."""
+    med, mn, mx = fnum(r.get('med_us')), fnum(r.get('min_us')), fnum(r.get('max_us'))
+    if not med:
+        return None
+    return 100.0 * (mx - mn) / med
+
+
+def fmt(v, spec, width):
+    return format(v, spec).rjust(width) if v is not None else '-'.rjust(width)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--results', required=True, help='directory with NAME.out/.meta')
+    ap.add_argument('--base', default='bench-base', help='boot name of the base run')
+    ap.add_argument('--patched', default='bench-patched')
+    ap.add_argument('--out', required=True, help='output directory')
+    ap.add_argument('--title', default='', help='extra line for the table header and plot')
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+
+    runs = {}
+    for label, name in (('base', a.base), ('patched', a.patched)):
+        info, rows, complete = parse_out(os.path.join(a.results, name + '.out'))
+        meta = read_meta(os.path.join(a.results, name + '.meta'))
+        runs[label] = dict(info=info, rows=rows, complete=complete, meta=meta,
+                           by={key(r): r for r in rows})
+        with open(os.path.join(a.out, label + '.csv'), 'w', newline='') as f:
+            w = csv.writer(f)
+            w.writerow(['kernel'] + COLS)
+            for r in rows:
+                w.writerow([info.get('kernel', '?')] + [r[c] for c in COLS])
+
+    b, p = runs['base'], runs['patched']
+    keys = []
+    for r in b['rows'] + p['rows']:
+        if key(r) not in keys:
+            keys.append(key(r))
+    keys.sort(key=lambda k: (OPS.index(k[0]) if k[0] in OPS else 99, k[1] != 'off', k[2]))
+
+    def memcpy_gbps(run, thp, size):
+        r = run['by'].get(('memcpy', thp, size))
+        return fnum(r['gbps']) if r else None
+
+    # Joined CSV
+    joined = []
+    for k in keys:
+        op, thp, size = k
+        rb, rp = b['by'].get(k), p['by'].get(k)
+        gb = fnum(rb['gbps']) if rb else None
+        gp = fnum(rp['gbps']) if rp else None
+        mb, mp = memcpy_gbps(b, thp, size), memcpy_gbps(p, thp, size)
+        joined.append(dict(
+            op=op, thp=thp, size=size,
+            base_med_us=rb and rb['med_us'], base_min_us=rb and rb['min_us'],
+            base_max_us=rb and rb['max_us'], base_gbps=gb,
+            base_status=rb['status'] if rb else 'missing',
+            patched_med_us=rp and rp['med_us'], patched_min_us=rp and rp['min_us'],
+            patched_max_us=rp and rp['max_us'], patched_gbps=gp,
+            patched_status=rp['status'] if rp else 'missing',
+            ratio=(gp / gb) if gb and gp else None,
+            base_frac_memcpy=(gb / mb) if gb and mb else None,
+            patched_frac_memcpy=(gp / mp) if gp and mp else None,
+            base_spread_pct=spread(rb) if rb else None,
+            patched_spread_pct=spread(rp) if rp else None,
+            thp_pct=(rp or rb)['thp_pct']))
+    cols = list(joined[0].keys()) if joined else []
+    with open(os.path.join(a.out, 'bench.csv'), 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        for j in joined:
+            w.writerow(['' if j[c] is None else (f'{j[c]:.4f}' if isinstance(j[c], float) else j[c])
+                        for c in cols])
+
+    # Table
+    accel = {b['meta'].get('accel'), p['meta'].get('accel')}
+    accel.discard(None)
+    accel_s = '/'.join(sorted(accel)) or '?'
+    reps = p['info'].get('reps') or b['info'].get('reps') or '?'
+    print(f'hmm-bench  base: {b["info"].get("kernel", "?")}   patched: {p["info"].get("kernel", "?")}')
+    if a.title:
+        print(a.title)
+    print(f'accelerator: {accel_s}' + ('  (QEMU TCG: an emulated CPU, absolute figures mean little)'
+                                      if 'tcg' in accel else ''))
+    if len(accel) > 1:
+        print('WARNING: the two boots ran on different accelerators: the ratios are meaningless')
+    print(f'guest: {b["info"].get("thp_enabled", "?")} THP; median of {reps}, one call over the '
+          f'range per sample; only figures of one run are comparable')
+    print('GB/s = bytes/median time; p/b = patched GB/s / base GB/s (>1: patched faster);')
+    print('%mc = GB/s as % of memcpy of the same size and THP mode in the same guest;')
+    print('spr = (max-min)/median of the samples, %: ratios within the spread are noise')
+    hdr = (f'{"op":<9} {"size":>5} {"thp":>3} | {"base us":>10} {"GB/s":>7} {"%mc":>5} {"spr":>4} | '
+           f'{"patch us":>10} {"GB/s":>7} {"%mc":>5} {"spr":>4} | {"p/b":>5}')
+    print(hdr)
+    print('-' * len(hdr))
+    last = None
+    for j in joined:
+        if last and last != j['op']:
+            print()
+        last = j['op']
+
+        def side(pre):
+            st = j[pre + '_status']
+            g = j[pre + '_gbps']
+            if g is None:
+                return f'{st[:33]:>33}'
+            us = fnum(j[pre + '_med_us'])
+            return (f'{us:10.1f} {g:7.3f} ' + fmt(j[pre + '_frac_memcpy'] and 100 * j[pre + '_frac_memcpy'], '.0f', 5) +
+                    ' ' + fmt(j[pre + '_spread_pct'], '.0f', 4))
+        ratio = fmt(j['ratio'], '.2f', 5)
+        note = ''
+        for pre in ('base', 'patched'):
+            st = j[pre + '_status']
+            if st != 'ok' and j[pre + '_gbps'] is not None:
+                note += f'  [{pre}: {st}]'
+        print(f'{j["op"]:<9} {human(j["size"]):>5} {j["thp"]:>3} | {side("base")} | {side("patched")} | {ratio}{note}')
+    for label, run in (('base', b), ('patched', p)):
+        if not run['complete']:
+            print(f'NOTE: the {label} run did not finish (guest {run["meta"].get("seconds", "?")} s, '
+                  f'qemu exit {run["meta"].get("qemu_rc", "?")}): its figures are partial')
+    for label, run in (('base', b), ('patched', p)):
+        print(f'{label}: guest {run["meta"].get("seconds", "?")} s, accel={run["meta"].get("accel", "?")}')
+
+    plot(a.out, joined, f'hmm-bench, accel={accel_s}: base {b["info"].get("kernel", "?")} vs '
+         f'patched {p["info"].get("kernel", "?")}, median of {reps}' + (f'\\n{a.title}' if a.title else ''))
+    print(f'written: {a.out}/bench.csv, base.csv, patched.csv' +
+          (', bench.png' if os.path.exists(os.path.join(a.out, 'bench.png')) else ''))
+    return 0 if b['rows'] and p['rows'] else 1
+
+
+def plot(out, joined, title):
+    png = os.path.join(out, 'bench.png')
+    if os.path.exists(png):
+        os.remove(png)
+    gp = shutil.which('gnuplot')
+    if not gp:
+        print('no gnuplot: no plot (apt-get install gnuplot-nox)')
+        return
+    # One data file per op: size, base off, patched off, base on, patched on
+    ops = [o for o in OPS if any(j['op'] == o for j in joined)]
+    for o in ops:
+        sizes = sorted({j['size'] for j in joined if j['op'] == o})
+        with open(os.path.join(out, f'.plot-{o}.dat'), 'w') as f:
+            for s in sizes:
+                vals = []
+                for thp in ('off', 'on'):
+                    j = next((x for x in joined if x['op'] == o and x['thp'] == thp and x['size'] == s), None)
+                    for pre in ('base', 'patched'):
+                        v = j and j[pre + '_gbps']
+                        vals.append(f'{v:.6g}' if v else 'NaN')
+                f.write(f'{s} {" ".join(vals)}\n')
+    cols, rows = 4, (len(ops) + 3) // 4
+    lines = [
+        "set terminal pngcairo size 1800,%d font 'DejaVu Sans,10'" % (430 * rows + 60),
+        f"set output '{png}'",
+        "set datafile missing 'NaN'",
+        f"set multiplot layout {rows},{cols} title \"{title}\" font ',12'",
+        "set logscale xy 2",
+        "set format y '%g'",
+        "set xtics ('4K' 4096, '16K' 16384, '64K' 65536, '256K' 262144, '1M' 1048576, "
+        "'4M' 4194304, '16M' 16777216, '64M' 67108864, '256M' 268435456) rotate by -45",
+        "set xlabel 'size'",
+        "set ylabel 'GB/s (median)'",
+        "set grid",
+        "set key top left font ',9'",
+    ]
+    for o in ops:
+        d = os.path.join(out, f'.plot-{o}.dat')
+        lines += [
+            f"set title '{o}'",
+            f"plot '{d}' u 1:2 w lp lc rgb '#1f77b4' pt 7 ps 0.8 dt 1 t 'base, THP off', "
+            f"'' u 1:3 w lp lc rgb '#d62728' pt 5 ps 0.8 dt 1 t 'patched, THP off', "
+            f"'' u 1:4 w lp lc rgb '#1f77b4' pt 6 ps 1.0 dt 2 t 'base, THP on', "
+            f"'' u 1:5 w lp lc rgb '#d62728' pt 4 ps 1.0 dt 2 t 'patched, THP on'",
+        ]
+    lines.append('unset multiplot')
+    script = os.path.join(out, '.plot.gp')
+    with open(script, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    r = subprocess.run([gp, script], capture_output=True, text=True)
+    if r.returncode:
+        print('gnuplot failed: ' + r.stderr.strip().splitlines()[-1] if r.stderr else 'gnuplot failed')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
