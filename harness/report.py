@@ -48,9 +48,12 @@ class Verdict:
         self.cases = []          # (name, status, detail)
 
     def add(self, name, status, detail=''):
-        if name in self.known:
+        # A known failure is listed as suite/case (any boot) or
+        # boot:suite/case (that boot only).
+        key = name if name in self.known else name.split(':', 1)[-1]
+        if key in self.known:
             if status == 'FAIL':
-                status, detail = 'XFAIL', self.known[name]
+                status, detail = 'XFAIL', self.known[key]
             elif status == 'PASS':
                 status, detail = 'FAIL', ('passes but is listed in known-failures: '
                                           'remove it from the list')
@@ -135,9 +138,10 @@ def report_boot(kunit_parser, res, name, verdict, notes):
     out = os.path.join(res, name + '.out')
     text = open(out, errors='replace').read() if os.path.exists(out) else ''
     for suite, lines, rc in sections(out) if text else []:
-        parse_tap(kunit_parser, lines, suite, verdict)
+        parse_tap(kunit_parser, lines, f'{name}:{suite}', verdict)
         if rc is None:
-            verdict.add(f'{suite}/<exit>', 'FAIL', 'output cut off: guest died or timed out')
+            verdict.add(f'{name}:{suite}/<exit>', 'FAIL',
+                        'output cut off: guest died or timed out')
     done = 'GUEST-DONE' in text
     verdict.add(f'boot:{name}/completed', 'PASS' if done else 'FAIL',
                 '' if done else f'guest did not finish (qemu exit {meta.get("qemu_rc")}, '
