@@ -22,9 +22,10 @@ check: deps tree kernel
 	$(MAKE) --no-print-directory kernel guest
 	$(H)/gates.sh exports
 	$(H)/gates.sh modpost
+	$(H)/compile.sh
 	$(H)/boot.sh thp-always hmm,badinput,lifecycle,kmemleak
 	$(H)/boot.sh thp-never hmm transparent_hugepage=never
-	@$(REPORT) --label check checkpatch bisect sparse exports gpl-modpost thp-always thp-never
+	@$(REPORT) --label check checkpatch bisect sparse exports gpl-modpost compile thp-always thp-never
 
 deps:
 	@$(H)/deps.sh
