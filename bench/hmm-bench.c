@@ -515,6 +515,17 @@ out:
 	free(g->perm);
 }
 
+static void read_line(const char *path, char *buf, int len)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return;
+	if (fgets(buf, len, f))
+		buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
 static size_t parse_size(const char *s)
 {
 	char *end;
@@ -555,11 +566,10 @@ int main(int argc, char **argv)
 	size_t sizes[MAX_SIZES];
 	int nsizes = 0, want[NOPS] = { 0 }, thp_want[2] = { 0 };
 	int quick = 0, reps_set = 0, c, i, t, op, ncases = 0, nops = 0;
-	char *list, *tok, thp_sys[128] = "?";
+	char *list, *tok, thp_sys[128] = "?", clocksource[64] = "?";
 	struct utsname u;
 	uint64_t t0 = now_ns();
 	cpu_set_t cpus;
-	FILE *f;
 
 	while ((c = getopt(argc, argv, "qr:s:t:o:d:h")) != -1) {
 		switch (c) {
@@ -636,16 +646,18 @@ int main(int argc, char **argv)
 	CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &cpus);
 	sched_setaffinity(0, sizeof(cpus), &cpus);
 
-	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-	if (f) {
-		if (fgets(thp_sys, sizeof(thp_sys), f))
-			thp_sys[strcspn(thp_sys, "\n")] = 0;
-		fclose(f);
-	}
+	read_line("/sys/kernel/mm/transparent_hugepage/enabled", thp_sys, sizeof(thp_sys));
+	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+		  clocksource, sizeof(clocksource));
 	uname(&u);
 	printf("TAP version 13\n");
 	printf("# hmm-bench: kernel=%s device=%s reps=%d page=%zu quick=%d\n",
 	       u.release, device, reps, page_size, quick);
+	printf("# hmm-bench: clocksource=%s\n", clocksource);
+	/* A jiffies clocksource ticks every few ms: figures below are coarse. */
+	if (strstr(clocksource, "jiffies"))
+		printf("# hmm-bench: warning: clocksource %s, timer resolution of a tick\n",
+		       clocksource);
 	printf("# hmm-bench: thp_enabled=%s\n", thp_sys);
 	printf("# csv-header: op,thp,size,reps,med_us,min_us,max_us,gbps,thp_pct,retries,status\n");
 	printf("1..%d\n", ncases);

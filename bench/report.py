@@ -169,8 +169,13 @@ def main():
                                       if 'tcg' in accel else ''))
     if len(accel) > 1:
         print('WARNING: the two boots ran on different accelerators: the ratios are meaningless')
-    print(f'guest: {b["info"].get("thp_enabled", "?")} THP; median of {reps}, one call over the '
-          f'range per sample; only figures of one run are comparable')
+    print(f'guest: THP {b["info"].get("thp_enabled", "?")}; clocksource {b["info"].get("clocksource", "?")}'
+          f'/{p["info"].get("clocksource", "?")}; median of {reps}, one call over the range per sample')
+    print('only figures of one run are comparable: the host is shared, absolute figures drift')
+    for label, run in (('base', b), ('patched', p)):
+        if 'jiffies' in run['info'].get('clocksource', ''):
+            print(f'WARNING: the {label} guest timed with {run["info"]["clocksource"]}: '
+                  'a resolution of one tick (4 ms), small cases are meaningless')
     print('GB/s = bytes/median time; p/b = patched GB/s / base GB/s (>1: patched faster);')
     print('%mc = GB/s as % of memcpy of the same size and THP mode in the same guest;')
     print('spr = (max-min)/median of the samples, %: ratios within the spread are noise')
