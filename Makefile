@@ -6,6 +6,7 @@
 H := harness
 B := $(CURDIR)/build
 RES := $(B)/results
+STRESS_SECONDS ?= 60
 REPORT = /usr/bin/python3 $(H)/report.py --tree $(B)/linux --results $(RES) --known known-failures
 
 .PHONY: all check deps tree export status mbox kernel guest clean help
@@ -23,7 +24,8 @@ check: deps tree kernel
 	$(H)/gates.sh exports
 	$(H)/gates.sh modpost
 	$(H)/compile.sh
-	$(H)/boot.sh thp-always hmm,badinput,lifecycle,kmemleak
+	$(H)/boot.sh thp-always hmm,badinput,lifecycle,stress,faultinject,kmemleak \
+		stress_seconds=$(STRESS_SECONDS) faultinject_opts=-Pops
 	$(H)/boot.sh thp-never hmm transparent_hugepage=never
 	@$(REPORT) --label check checkpatch bisect sparse exports gpl-modpost compile thp-always thp-never
 

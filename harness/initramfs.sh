@@ -21,7 +21,7 @@ CFLAGS=(-static -O2 -Wall -isystem "$OBJ/usr/include" -I"$SRC" -I"$SRC/tools/inc
 LIBS=(-lpthread -lrt -lm)
 # The selftests the guest runs; a program the tree does not have yet is left
 # out, and the guest step that needs it fails.
-for prog in hmm-tests hmm-badinput hmm-stress hmm-lifecycle; do
+for prog in hmm-tests hmm-badinput hmm-lifecycle hmm-stress hmm-faultinject; do
 	[ -f "$sel/mm/$prog.c" ] || continue
 	say "building $prog (static)"
 	gcc "${CFLAGS[@]}" -o "$root/tests/$prog" "$sel/mm/$prog.c" "$sel/mm/vm_util.c" "${LIBS[@]}"
