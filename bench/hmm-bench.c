@@ -526,6 +526,32 @@ static void read_line(const char *path, char *buf, int len)
 	fclose(f);
 }
 
+/*
+ * The memcpy ceiling without "rep movsb": glibc copies 16 KiB .. ~1 MiB with
+ * it on CPUs with ERMS, and QEMU TCG emulates it a byte at a time, some 50
+ * times slower than the vector loop glibc uses otherwise; the ceiling would
+ * then be an emulator artifact.  glibc reads its tunables at startup only,
+ * so run again with them set.  -M keeps glibc's own choice.
+ */
+#define REP_MOVSB_OFF	"glibc.cpu.x86_rep_movsb_threshold=1073741824"
+
+static void no_rep_movsb(char **argv)
+{
+	const char *cur = getenv("GLIBC_TUNABLES");
+	char *val;
+
+	if (cur && strstr(cur, REP_MOVSB_OFF))
+		return;
+	if (asprintf(&val, "%s%s%s", cur ? cur : "", cur ? ":" : "", REP_MOVSB_OFF) < 0)
+		return;
+	setenv("GLIBC_TUNABLES", val, 1);
+	execv("/proc/self/exe", argv);
+	/* No /proc: go on with glibc's choice, the header says which. */
+	unsetenv("GLIBC_TUNABLES");
+	if (cur)
+		setenv("GLIBC_TUNABLES", cur, 1);
+}
+
 static size_t parse_size(const char *s)
 {
 	char *end;
@@ -546,7 +572,7 @@ static size_t parse_size(const char *s)
 static void usage(const char *argv0)
 {
 	fprintf(stderr,
-		"usage: %s [-q] [-r REPS] [-s SIZES] [-t THP] [-o OPS] [-d DEVICE]\n"
+		"usage: %s [-q] [-M] [-r REPS] [-s SIZES] [-t THP] [-o OPS] [-d DEVICE]\n"
 		"  -q        quick: smallest size only, 3 repetitions (a functional check)\n"
 		"  -r REPS   repetitions per case, 1..%d (default 5): median, min, max\n"
 		"  -s SIZES  comma list with K/M/G suffixes, multiples of the page size\n"
@@ -554,7 +580,8 @@ static void usage(const char *argv0)
 		"  -t THP    comma list of off,on (default off,on); 'on' runs only for\n"
 		"            sizes of 2 MiB and up, smaller ranges cannot hold a THP\n"
 		"  -o OPS    comma list of touch,memcpy,migrate,fault,read,snapshot,exclusive\n"
-		"  -d DEVICE test_hmm device (default /dev/hmm_dmirror0, device private)\n",
+		"  -d DEVICE test_hmm device (default /dev/hmm_dmirror0, device private)\n"
+		"  -M        memcpy as glibc picks it (default: without rep movsb, see source)\n",
 		argv0, MAX_REPS);
 	exit(2);
 }
@@ -565,14 +592,16 @@ int main(int argc, char **argv)
 	const char *thp_arg = "off,on", *ops_arg = NULL;
 	size_t sizes[MAX_SIZES];
 	int nsizes = 0, want[NOPS] = { 0 }, thp_want[2] = { 0 };
-	int quick = 0, reps_set = 0, c, i, t, op, ncases = 0, nops = 0;
+	int quick = 0, reps_set = 0, plain_memcpy = 0;
+	int c, i, t, op, ncases = 0, nops = 0;
 	char *list, *tok, thp_sys[128] = "?", clocksource[64] = "?";
 	struct utsname u;
 	uint64_t t0 = now_ns();
 	cpu_set_t cpus;
 
-	while ((c = getopt(argc, argv, "qr:s:t:o:d:h")) != -1) {
+	while ((c = getopt(argc, argv, "qr:s:t:o:d:Mh")) != -1) {
 		switch (c) {
+		case 'M': plain_memcpy = 1; break;
 		case 'q': quick = 1; break;
 		case 'r': reps = atoi(optarg); reps_set = 1; break;
 		case 's': sizes_arg = optarg; break;
@@ -584,6 +613,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(argv[0]);
+	if (!plain_memcpy)
+		no_rep_movsb(argv);
 	if (quick && !reps_set)
 		reps = 3;
 	if (reps < 1 || reps > MAX_REPS)
@@ -659,6 +690,9 @@ int main(int argc, char **argv)
 		printf("# hmm-bench: warning: clocksource %s, timer resolution of a tick\n",
 		       clocksource);
 	printf("# hmm-bench: thp_enabled=%s\n", thp_sys);
+	printf("# hmm-bench: memcpy=%s\n",
+	       getenv("GLIBC_TUNABLES") && strstr(getenv("GLIBC_TUNABLES"), REP_MOVSB_OFF) ?
+	       "glibc-no-rep-movsb" : "glibc");
 	printf("# csv-header: op,thp,size,reps,med_us,min_us,max_us,gbps,thp_pct,retries,status\n");
 	printf("1..%d\n", ncases);
 	fflush(stdout);
@@ -697,6 +731,9 @@ int main(int argc, char **argv)
 			run_group(&g, want);
 		}
 	}
+	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+		  clocksource, sizeof(clocksource));
+	printf("# hmm-bench: clocksource=%s\n", clocksource);
 	printf("# hmm-bench: %d cases in %.1f s\n", tap_n,
 	       (now_ns() - t0) / 1e9);
 	return 0;

@@ -170,7 +170,8 @@ def main():
     if len(accel) > 1:
         print('WARNING: the two boots ran on different accelerators: the ratios are meaningless')
     print(f'guest: THP {b["info"].get("thp_enabled", "?")}; clocksource {b["info"].get("clocksource", "?")}'
-          f'/{p["info"].get("clocksource", "?")}; median of {reps}, one call over the range per sample')
+          f'/{p["info"].get("clocksource", "?")}; memcpy {p["info"].get("memcpy", "?")}; '
+          f'median of {reps}, one call over the range per sample')
     print('only figures of one run are comparable: the host is shared, absolute figures drift')
     for label, run in (('base', b), ('patched', p)):
         if 'jiffies' in run['info'].get('clocksource', ''):
@@ -239,9 +240,9 @@ def plot(out, joined, title):
                         v = j and j[pre + '_gbps']
                         vals.append(f'{v:.6g}' if v else 'NaN')
                 f.write(f'{s} {" ".join(vals)}\n')
-    cols, rows = 4, (len(ops) + 3) // 4
+    cols, rows = 4, (len(ops) + 1 + 3) // 4     # one panel more, for the key
     lines = [
-        "set terminal pngcairo size 1800,%d font 'DejaVu Sans,10'" % (430 * rows + 60),
+        "set terminal pngcairo noenhanced size 1800,%d font 'DejaVu Sans,10'" % (430 * rows + 70),
         f"set output '{png}'",
         "set datafile missing 'NaN'",
         f"set multiplot layout {rows},{cols} title \"{title}\" font ',12'",
@@ -249,21 +250,33 @@ def plot(out, joined, title):
         "set format y '%g'",
         "set xtics ('4K' 4096, '16K' 16384, '64K' 65536, '256K' 262144, '1M' 1048576, "
         "'4M' 4194304, '16M' 16777216, '64M' 67108864, '256M' 268435456) rotate by -45",
-        "set xlabel 'size'",
+        "set xrange [3000:360000000]",
+        "set xlabel 'size (bytes)'",
         "set ylabel 'GB/s (median)'",
         "set grid",
-        "set key top left font ',9'",
+        "unset key",
     ]
+    style = ["lc rgb '#1f77b4' pt 7 ps 0.8 dt 1 t 'base, THP off'",
+             "lc rgb '#d62728' pt 5 ps 0.8 dt 1 t 'patched, THP off'",
+             "lc rgb '#1f77b4' pt 6 ps 1.0 dt 2 t 'base, THP on (2 MiB and up)'",
+             "lc rgb '#d62728' pt 4 ps 1.0 dt 2 t 'patched, THP on (2 MiB and up)'"]
     for o in ops:
         d = os.path.join(out, f'.plot-{o}.dat')
         lines += [
             f"set title '{o}'",
-            f"plot '{d}' u 1:2 w lp lc rgb '#1f77b4' pt 7 ps 0.8 dt 1 t 'base, THP off', "
-            f"'' u 1:3 w lp lc rgb '#d62728' pt 5 ps 0.8 dt 1 t 'patched, THP off', "
-            f"'' u 1:4 w lp lc rgb '#1f77b4' pt 6 ps 1.0 dt 2 t 'base, THP on', "
-            f"'' u 1:5 w lp lc rgb '#d62728' pt 4 ps 1.0 dt 2 t 'patched, THP on'",
+            "plot " + ", ".join(f"'{d if i == 0 else ''}' u 1:{i + 2} w lp {st}"
+                                for i, st in enumerate(style)),
         ]
-    lines.append('unset multiplot')
+    # The key, once, in a panel of its own; figures a case did not produce
+    # (an error) are gaps.
+    lines += [
+        "set title 'GB/s = bytes / median time of one call over the range'",
+        "unset border", "unset tics", "unset xlabel", "unset ylabel", "unset grid",
+        "unset logscale", "set xrange [0:1]", "set yrange [0:1]",
+        "set key center center box font ',11' spacing 1.5",
+        "plot " + ", ".join(f"NaN w lp {st}" for st in style),
+        "unset multiplot",
+    ]
     script = os.path.join(out, '.plot.gp')
     with open(script, 'w') as f:
         f.write('\n'.join(lines) + '\n')
