@@ -76,33 +76,44 @@ sparse_of() {
 	sort -o "$out" "$out"
 }
 
+# Results of the walk are kept per commit id and config (commit ids are
+# the same on every machine, see base.sh): a commit that built once is not
+# built again, so a warm run with no change checks nothing out.
 walk() {
 	[ -z "$(g status --porcelain --untracked-files=normal)" ] ||
 		die "uncommitted changes in $SRC; the walk needs a clean tree"
-	local branch commits c i=0 log=$B/.walk.log
+	local branch commits c i=0 log=$B/.walk.log cache=$B/walk-cache stamp name
 	branch=$(g symbolic-ref -q --short HEAD) || die "work tree is not on a branch"
+	stamp=$(cat "$OBJ/.frag-stamp" 2>/dev/null || echo none)
+	mkdir -p "$cache"
 	mapfile -t commits < <(g rev-list --reverse base..HEAD)
 	# touched C files that this config compiles (an object at HEAD)
 	mapfile -t files < <(g diff --name-only base HEAD -- '*.c' |
 		while read -r f; do [ -f "$OBJ/${f%.c}.o" ] && echo "$f"; done)
+	local skey=$cache/sparse.$(g rev-parse base).$(g rev-parse HEAD).$stamp
 	tap_begin bisect ${#commits[@]}
 	trap 'g checkout -q "$branch"' EXIT
-	if [ ${#files[@]} -gt 0 ]; then
+	if [ ${#files[@]} -gt 0 ] && [ ! -f "$skey.base" ]; then
 		g checkout -q --detach base
 		say "sparse at base: ${files[*]}"
-		sparse_of "$B/.sparse.base" "${files[@]}"
+		sparse_of "$skey.base.tmp" "${files[@]}"
+		mv "$skey.base.tmp" "$skey.base"
 	fi
 	for c in "${commits[@]}"; do
 		i=$((i + 1))
-		g checkout -q --detach "$c"
-		local name
 		name=$(g log -1 --format='%s' "$c")
+		if [ -f "$cache/$c.$stamp" ]; then
+			tap ok "$i $name"
+			continue
+		fi
+		g checkout -q --detach "$c"
 		say "[$i/${#commits[@]}] building $name"
 		# An older commit may lack options of the fragments: take
 		# Kconfig's defaults for them, without prompting.
 		if kmake -s olddefconfig >"$log" 2>&1 &&
 			kmake -s bzImage modules >>"$log" 2>&1; then
 			tap ok "$i $name"
+			touch "$cache/$c.$stamp"
 		else
 			tail -40 "$log" >"$log.tail"
 			tap not-ok "$i $name" "$log.tail"
@@ -113,10 +124,13 @@ walk() {
 	exec 3>&-
 	tap_begin sparse ${#files[@]}
 	[ ${#files[@]} -gt 0 ] || return 0
-	sparse_of "$B/.sparse.head" "${files[@]}"
+	if [ ! -f "$skey.head" ]; then
+		sparse_of "$skey.head.tmp" "${files[@]}"
+		mv "$skey.head.tmp" "$skey.head"
+	fi
 	local f
 	for f in "${files[@]}"; do
-		grep -F "$f:" "$B/.sparse.head" | grep -vxFf <(grep -F "$f:" "$B/.sparse.base") >"$B/.sparse.new" || true
+		grep -F "$f:" "$skey.head" | grep -vxFf <(grep -F "$f:" "$skey.base") >"$B/.sparse.new" || true
 		if [ -s "$B/.sparse.new" ]; then
 			tap not-ok "$f" "$B/.sparse.new"
 		else
