@@ -27,7 +27,8 @@ check: deps tree kernel
 	$(H)/boot.sh thp-always hmm,badinput,lifecycle,stress,faultinject,kmemleak \
 		stress_seconds=$(STRESS_SECONDS) faultinject_opts=-Pops
 	$(H)/boot.sh thp-never hmm transparent_hugepage=never
-	@$(REPORT) --label check checkpatch bisect sparse exports gpl-modpost compile thp-always thp-never
+	$(H)/boot.sh dax dax 'memmap=512M!0x140000000' 'memmap=256M!0x170000000'
+	@$(REPORT) --label check checkpatch bisect sparse exports gpl-modpost compile thp-always thp-never dax
 
 deps:
 	@$(H)/deps.sh

@@ -14,6 +14,15 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,tests,lib/modules}
 
 cp /bin/busybox "$root/bin/busybox"
+# e2fsprogs' mke2fs for the "dax" step: busybox's makes ext2 only, and DAX
+# PMD faults need ext4 (extents).  Debian has no static build: take the
+# binary with the libraries it links.
+mke2fs=$(command -v mke2fs) || die "no mke2fs: apt-get install e2fsprogs"
+cp "$mke2fs" "$root/sbin/mke2fs"
+for lib in $(ldd "$mke2fs" | grep -o '/[^ ]*'); do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
 install -m 0755 "$TOP/harness/guest/init" "$root/init"
 find "$OBJ/modroot/lib/modules" -name '*.ko' -exec cp {} "$root/lib/modules/" \;
 
