@@ -24,7 +24,7 @@ check: deps tree kernel
 	$(H)/gates.sh exports
 	$(H)/gates.sh modpost
 	$(H)/compile.sh
-	$(H)/boot.sh thp-always hmm,badinput,lifecycle,stress,faultinject,kmemleak \
+	$(H)/boot.sh thp-always hmm,kunit,badinput,lifecycle,stress,faultinject,kmemleak \
 		stress_seconds=$(STRESS_SECONDS) faultinject_opts=-Pops
 	$(H)/boot.sh thp-never hmm transparent_hugepage=never
 	$(H)/boot.sh dax dax 'memmap=512M!0x140000000' 'memmap=256M!0x170000000'
