@@ -20,24 +20,6 @@ X86_OBJS=(
 )
 PPC_OBJS=(arch/powerpc/kvm/book3s_hv_uvmem.o mm/memremap.o mm/migrate_device.o)
 
-# configure OBJDIR MAKE-ARGS... -- FRAGMENTS...
-configure() {
-	local obj=$1 args=() frags=() seen=0 a
-	shift
-	for a in "$@"; do
-		if [ "$a" = -- ]; then seen=1; elif [ $seen -eq 0 ]; then args+=("$a"); else frags+=("$a"); fi
-	done
-	local stamp
-	stamp=$(cat "${frags[@]}" | sha1sum | cut -c1-40)
-	[ -f "$obj/.config" ] && [ "$(cat "$obj/.frag-stamp" 2>/dev/null)" = "$stamp" ] && return 0
-	mkdir -p "$obj"
-	(cd "$SRC" && env "${args[@]}" scripts/kconfig/merge_config.sh -n -O "$obj" "${frags[@]}") \
-		>"$obj/.merge.log" 2>&1 || { cat "$obj/.merge.log"; die "merge_config failed for $obj"; }
-	grep -h '^CONFIG_' "${frags[@]}" | while read -r l; do
-		grep -qxF -- "$l" "$obj/.config" || die "$obj: not set as asked: $l"
-	done
-	echo "$stamp" >"$obj/.frag-stamp"
-}
 
 # objs NAME OBJDIR "MAKE ARGS" OBJECTS...
 objs() {

@@ -76,29 +76,25 @@ sparse_of() {
 	sort -o "$out" "$out"
 }
 
-# Results of the walk are kept per commit id and config (commit ids are
-# the same on every machine, see base.sh): a commit that built once is not
-# built again, so a warm run with no change checks nothing out.
+# The walk builds in an objdir of its own with the production part of the
+# test config (base + hmm, no debug options: faster, and the test kernel's
+# objects stay untouched).  Results are kept per commit id and config
+# (commit ids are the same on every machine, see base.sh): a commit that
+# built once is not built again, so a warm run with no change checks
+# nothing out.
 walk() {
 	[ -z "$(g status --porcelain --untracked-files=normal)" ] ||
 		die "uncommitted changes in $SRC; the walk needs a clean tree"
 	local branch commits c i=0 log=$B/.walk.log cache=$B/walk-cache stamp name
 	branch=$(g symbolic-ref -q --short HEAD) || die "work tree is not on a branch"
-	stamp=$(cat "$OBJ/.frag-stamp" 2>/dev/null || echo none)
+	OBJ=$B/obj/walk
+	configure "$OBJ" -- "$TOP/configs/base.config" "$TOP/configs/hmm.config"
+	stamp=$(cat "$OBJ/.frag-stamp")
 	mkdir -p "$cache"
 	mapfile -t commits < <(g rev-list --reverse base..HEAD)
-	# touched C files that this config compiles (an object at HEAD)
-	mapfile -t files < <(g diff --name-only base HEAD -- '*.c' |
-		while read -r f; do [ -f "$OBJ/${f%.c}.o" ] && echo "$f"; done)
 	local skey=$cache/sparse.$(g rev-parse base).$(g rev-parse HEAD).$stamp
 	tap_begin bisect ${#commits[@]}
 	trap 'g checkout -q "$branch"' EXIT
-	if [ ${#files[@]} -gt 0 ] && [ ! -f "$skey.base" ]; then
-		g checkout -q --detach base
-		say "sparse at base: ${files[*]}"
-		sparse_of "$skey.base.tmp" "${files[@]}"
-		mv "$skey.base.tmp" "$skey.base"
-	fi
 	for c in "${commits[@]}"; do
 		i=$((i + 1))
 		name=$(g log -1 --format='%s' "$c")
@@ -120,14 +116,23 @@ walk() {
 		fi
 	done
 	g checkout -q "$branch"
-	trap - EXIT
 	exec 3>&-
+	# touched C files that this config compiles (an object at HEAD)
+	[ -f "$OBJ/vmlinux" ] || kmake -s olddefconfig bzImage modules >"$log" 2>&1 || true
+	mapfile -t files < <(g diff --name-only base HEAD -- '*.c' |
+		while read -r f; do [ -f "$OBJ/${f%.c}.o" ] && echo "$f"; done)
 	tap_begin sparse ${#files[@]}
-	[ ${#files[@]} -gt 0 ] || return 0
-	if [ ! -f "$skey.head" ]; then
+	if [ ${#files[@]} -gt 0 ] && [ ! -f "$skey.base" ]; then
+		say "sparse: ${files[*]}"
 		sparse_of "$skey.head.tmp" "${files[@]}"
+		g checkout -q --detach base
+		kmake -s olddefconfig >/dev/null 2>&1 || true
+		sparse_of "$skey.base.tmp" "${files[@]}"
+		g checkout -q "$branch"
 		mv "$skey.head.tmp" "$skey.head"
+		mv "$skey.base.tmp" "$skey.base"
 	fi
+	trap - EXIT
 	local f
 	for f in "${files[@]}"; do
 		grep -F "$f:" "$skey.head" | grep -vxFf <(grep -F "$f:" "$skey.base") >"$B/.sparse.new" || true
