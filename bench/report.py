@@ -146,6 +146,8 @@ def main():
             ratio=(gp / gb) if gb and gp else None,
             base_frac_memcpy=(gb / mb) if gb and mb else None,
             patched_frac_memcpy=(gp / mp) if gp and mp else None,
+            base_retries=int(rb['retries']) if rb and rb['retries'].isdigit() else 0,
+            patched_retries=int(rp['retries']) if rp and rp['retries'].isdigit() else 0,
             base_spread_pct=spread(rb) if rb else None,
             patched_spread_pct=spread(rp) if rp else None,
             thp_pct=(rp or rb)['thp_pct']))
@@ -204,6 +206,8 @@ def main():
             st = j[pre + '_status']
             if st != 'ok' and j[pre + '_gbps'] is not None:
                 note += f'  [{pre}: {st}]'
+            if j[pre + '_retries'] and j[pre + '_gbps'] is not None:
+                note += f'  [{pre}: {j[pre + "_retries"]} samples retried]'
         print(f'{j["op"]:<9} {human(j["size"]):>5} {j["thp"]:>3} | {side("base")} | {side("patched")} | {ratio}{note}')
     for label, run in (('base', b), ('patched', p)):
         if not run['complete']:

@@ -3,71 +3,85 @@
 # fault back, mirror read, snapshot, device-exclusive) on the base kernel
 # (tag "base", no series) and on the patched kernel (build/linux HEAD), with
 # the same production config (base + hmm + bench fragments) and the same
-# bench/hmm-bench binary, one QEMU boot each.  Prints one table and writes
-# CSV and a PNG plot under build/bench/.  Not a pass/fail gate: it fails only
-# when it cannot produce figures (build error, guest died).
+# bench/hmm-bench binary.  Prints one table and writes CSV and a PNG plot
+# under build/bench/.  Not a pass/fail gate: it fails only when it cannot
+# produce figures (build error, guest did not boot).
 #   harness/bench.sh [all|build|run|report]       default: all
 # Environment:
-#   BENCH_REPS      repetitions per case (default 5; median, min, max)
+#   BENCH_REPS      samples per case (default 5): median, min, max
 #   BENCH_SIZES     hmm-bench -s list (default: its own, 4K..256M)
-#   BENCH_TIMEOUT   seconds per guest boot (default 780)
-#   QEMU_ACCEL      kvm|tcg: as for boot.sh; both boots use the same one
+#   BENCH_PATCHED   revision of build/linux to benchmark (default HEAD)
+#   BENCH_TIMEOUT   seconds per guest (default 780)
+#   QEMU_ACCEL      kvm|tcg: as for boot.sh; both guests use the same one
 STAGE=bench
 . "$(dirname "$0")/lib.sh"
 need_tree
 
-BASE_SRC=$B/bench-base			# git worktree of tag "base"
+# Both kernels build from worktrees of their own, detached at the commit
+# benchmarked: the work tree may be checked out elsewhere meanwhile (the
+# bisect walk of make check does that) without mixing sources into a build.
+BASE_SRC=$B/bench-base
+PATCHED_SRC=$B/bench-patched
 OBJ_BASE=$B/obj/bench-base
 OBJ_PATCHED=$B/obj/bench-patched
 OUT=$B/bench
 FRAGS=("$TOP/configs/base.config" "$TOP/configs/hmm.config" "$TOP/configs/bench.config")
 REPS=${BENCH_REPS:-5}
 TIMEOUT=${BENCH_TIMEOUT:-780}
+PATCHED_REV=${BENCH_PATCHED:-HEAD}
 
-# A detached worktree of tag "base", made once; never the work tree itself.
-base_tree() {
-	local want
-	want=$(g rev-parse 'base^{commit}')
-	if [ ! -e "$BASE_SRC/.git" ]; then
-		say "creating base worktree $BASE_SRC"
-		g worktree add -q --detach "$BASE_SRC" base
+# worktree DIR COMMIT: a detached worktree of the work tree's repository at
+# COMMIT, made on first use; only ever moved by this script.
+worktree() {
+	local dir=$1 want=$2
+	if [ ! -e "$dir/.git" ]; then
+		say "creating worktree $dir"
+		g worktree add -q --detach "$dir" "$want"
 	fi
-	[ "$(git -C "$BASE_SRC" rev-parse HEAD)" = "$want" ] ||
-		die "$BASE_SRC is not at tag base; remove it (git -C $SRC worktree remove $BASE_SRC) and rerun"
-	[ -z "$(git -C "$BASE_SRC" status --porcelain --untracked-files=no)" ] ||
-		die "$BASE_SRC has local changes; remove it (git -C $SRC worktree remove --force $BASE_SRC) and rerun"
+	[ -z "$(git -C "$dir" status --porcelain --untracked-files=no)" ] ||
+		die "$dir has local changes; remove it (git -C $SRC worktree remove --force $dir) and rerun"
+	[ "$(git -C "$dir" rev-parse HEAD)" = "$want" ] || git -C "$dir" checkout -q --detach "$want"
 }
 
-# Lines of the fragments that the .config in $1 does not honour.
+# Lines of the fragments that the .config in OBJ does not honour, leaving
+# out symbols that the tree SRC does not define (the base lacks the
+# series' own options, e.g. its KUnit suites).
 mismatches() {
-	local line sym
+	local src=$1 obj=$2 line sym
 	while IFS= read -r line; do
 		case $line in
-		CONFIG_*=*) grep -qxF -- "$line" "$1/.config" || echo "not set as asked: $line" ;;
+		CONFIG_*=*)
+			grep -qxF -- "$line" "$obj/.config" && continue
+			sym=${line%%=*}
+			grep -rqsE --include='Kconfig*' "^[[:space:]]*(menu)?config ${sym#CONFIG_}\$" "$src" ||
+				continue
+			echo "not set as asked: $line" ;;
 		"# CONFIG_"*" is not set")
 			sym=${line#\# }; sym=${sym%% *}
-			! grep -q "^$sym=" "$1/.config" || echo "not unset as asked: $sym" ;;
+			! grep -q "^$sym=" "$obj/.config" || echo "not unset as asked: $sym" ;;
 		esac
 	done < <(cat "${FRAGS[@]}")
 }
 
-# kbuild SRC OBJ: configure (allnoconfig + FRAGS) and build like build.sh,
-# every make under the build lock.
+# kbuild SRC OBJ: configure (allnoconfig + FRAGS) and build like build.sh
+# does; every make holds the build lock.
 kbuild() {
 	local src=$1 obj=$2 stamp bad
 	mkdir -p "$obj"
 	stamp=$(cat "${FRAGS[@]}" | sha1sum | cut -c1-40)
 	if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.frag-stamp" 2>/dev/null)" != "$stamp" ] ||
-		[ -n "$(mismatches "$obj")" ]; then
+		[ -n "$(mismatches "$src" "$obj")" ]; then
 		say "configuring $obj from ${FRAGS[*]##*/}"
-		(cd "$src" && scripts/kconfig/merge_config.sh -n -O "$obj" "${FRAGS[@]}" >"$obj/.merge.log" 2>&1) ||
+		(cd "$src" && flock "$B/.kbuild.lock" scripts/kconfig/merge_config.sh -n -O "$obj" \
+			"${FRAGS[@]}" >"$obj/.merge.log" 2>&1) ||
 			{ cat "$obj/.merge.log"; die "merge_config failed"; }
-		bad=$(mismatches "$obj")
+		bad=$(mismatches "$src" "$obj")
 		[ -z "$bad" ] || { printf '%s\n' "$bad"; die "kernel config does not match the fragments"; }
 		echo "$stamp" >"$obj/.frag-stamp"
 	fi
-	local mk=(flock "$B/.kbuild.lock" make -C "$src" O="$obj" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc" -s)
-	say "building $obj from $src ($JOBS jobs, waits for the build lock)"
+	local mk=(flock "$B/.kbuild.lock" make -C "$src" O="$obj" -j"$JOBS"
+		CC="ccache gcc" HOSTCC="ccache gcc" -s)
+	say "building $obj ($JOBS jobs; waits for the build lock)"
 	"${mk[@]}" bzImage modules
 	rm -rf "$obj/modroot"
 	"${mk[@]}" INSTALL_MOD_PATH="$obj/modroot" INSTALL_MOD_STRIP=1 modules_install >/dev/null
@@ -76,12 +90,21 @@ kbuild() {
 }
 
 build() {
-	base_tree
+	local patched
+	patched=$(g rev-parse --verify "$PATCHED_REV^{commit}") || die "no revision $PATCHED_REV in $SRC"
+	if [ "$PATCHED_REV" = HEAD ]; then
+		g symbolic-ref -q HEAD >/dev/null ||
+			say "note: $SRC is detached at $(g log -1 --format='%h %s' HEAD) (a bisect walk?); benchmarking that"
+		[ -z "$(g status --porcelain --untracked-files=no)" ] ||
+			say "note: uncommitted changes in $SRC are not benchmarked, only HEAD"
+	fi
+	worktree "$BASE_SRC" "$(g rev-parse 'base^{commit}')"
+	worktree "$PATCHED_SRC" "$patched"
 	kbuild "$BASE_SRC" "$OBJ_BASE"
-	kbuild "$SRC" "$OBJ_PATCHED"
+	kbuild "$PATCHED_SRC" "$OBJ_PATCHED"
 }
 
-# gnuplot for the plot: the only package make bench needs beyond make's.
+# gnuplot for the plot, the one package make bench needs beyond make's own.
 deps() {
 	command -v gnuplot >/dev/null && return 0
 	[ "$(id -u)" -eq 0 ] || { say "no gnuplot and not root: no plot"; return 0; }
@@ -96,14 +119,14 @@ deps() {
 # test_hmm uapi is the same in both trees).
 bench_binary() {
 	mkdir -p "$OUT"
-	cmp -s "$BASE_SRC/lib/test_hmm_uapi.h" "$SRC/lib/test_hmm_uapi.h" ||
+	cmp -s "$BASE_SRC/lib/test_hmm_uapi.h" "$PATCHED_SRC/lib/test_hmm_uapi.h" ||
 		say "note: lib/test_hmm_uapi.h differs between base and patched; hmm-bench uses the base's"
 	gcc -static -O2 -Wall -isystem "$OBJ_BASE/usr/include" -I"$BASE_SRC" \
 		-o "$OUT/hmm-bench" "$TOP/bench/hmm-bench.c"
 }
 
-# pack OBJ: the guest image for the kernel in OBJ (where boot.sh looks for
-# it): busybox, harness/guest/init, the kernel's modules and hmm-bench.
+# pack OBJ: the guest image for the kernel in OBJ, where boot.sh looks for
+# it: busybox, harness/guest/init, the kernel's modules and hmm-bench.
 pack() {
 	local obj=$1 root=$1/bench-initramfs
 	rm -rf "$root"
@@ -122,23 +145,25 @@ pack() {
 run() {
 	grep -q 'bench)' "$TOP/harness/guest/init" ||
 		die "harness/guest/init has no 'bench' plan step"
+	local o
 	for o in "$OBJ_BASE" "$OBJ_PATCHED"; do
 		[ -f "$o/arch/x86/boot/bzImage" ] || die "no kernel in $o; run '$0 build'"
 	done
 	bench_binary
 	pack "$OBJ_BASE"
 	pack "$OBJ_PATCHED"
+	mkdir -p "$RES"
 	rm -f "$RES"/bench-probe.* "$RES"/bench-base.* "$RES"/bench-patched.*
 	if [ -z "${QEMU_ACCEL:-}" ]; then
 		OBJ=$OBJ_BASE BOOT_TIMEOUT=180 "$TOP/harness/boot.sh" bench-probe probe
-		QEMU_ACCEL=$(sed -n 's/.*accel=\([a-z]*\).*/\1/p' "$RES/bench-probe.meta")
 		grep -q GUEST-DONE "$RES/bench-probe.out" 2>/dev/null ||
 			die "the base kernel did not boot; see $RES/bench-probe.console"
+		QEMU_ACCEL=$(sed -n 's/.*accel=\([a-z]*\).*/\1/p' "$RES/bench-probe.meta")
 	fi
 	export QEMU_ACCEL
 	# Under TCG the clocksource watchdog finds the TSC skewed against
-	# jiffies (timer ticks arrive late) and may drop it; QEMU derives the
-	# guest TSC from the host clock: keep it.
+	# jiffies (timer ticks arrive late) and may drop it, though QEMU
+	# derives the guest TSC from the host clock: keep it.
 	local args=(tsc=reliable bench_reps="$REPS") pids=()
 	[ -n "${BENCH_SIZES:-}" ] && args+=(bench_sizes="$BENCH_SIZES")
 	OBJ=$OBJ_BASE BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-base bench "${args[@]}" &
@@ -146,14 +171,15 @@ run() {
 	OBJ=$OBJ_PATCHED BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-patched bench "${args[@]}" &
 	pids+=($!)
 	wait "${pids[@]}"
-	for n in bench-base bench-patched; do
-		cp "$RES/$n.out" "$RES/$n.console" "$RES/$n.meta" "$OUT/"
+	for o in bench-base bench-patched; do
+		cp "$RES/$o.out" "$RES/$o.console" "$RES/$o.meta" "$OUT/"
 	done
 }
 
 report() {
-	local title
-	title="$(date -u '+%Y-%m-%d %H:%M UTC'); base: tag base = $PKG $(base_version); patched: build/linux HEAD $(g rev-parse --short HEAD), $(g rev-list --count base..HEAD) commits on base"
+	local p title
+	p=$(git -C "$PATCHED_SRC" rev-parse HEAD)
+	title="$(date -u '+%Y-%m-%d %H:%M UTC'); base: tag base = $PKG $(base_version); patched: $(g log -1 --format='%h' "$p") = base + $(g rev-list --count "base..$p") commits ($PATCHED_REV of build/linux)"
 	/usr/bin/python3 "$TOP/bench/report.py" --results "$OUT" --out "$OUT" --title "$title" |
 		tee "$OUT/table.txt"
 }
