@@ -1,7 +1,7 @@
 # ZONE_DEVICE / HMM series harness.  See README.md.
 #   make         dependencies, base, series, build, boot, hmm selftests, summary
 #   make check   everything CI runs; last line "check: N passed, N failed, N skipped"
-# Developer commands: tree, export, status, mbox.
+# Developer commands: tree, export, status, mbox; make bench: base vs patched figures.
 
 H := harness
 B := $(CURDIR)/build
@@ -9,7 +9,7 @@ RES := $(B)/results
 STRESS_SECONDS ?= 60
 REPORT = /usr/bin/python3 $(H)/report.py --tree $(B)/linux --results $(RES) --known known-failures
 
-.PHONY: all check deps tree export status mbox kernel guest clean help
+.PHONY: all check deps tree export status mbox kernel guest bench clean help
 
 all: deps tree kernel guest
 	@rm -f $(RES)/hmm.*
@@ -24,7 +24,7 @@ check: deps tree
 	$(H)/gates.sh exports
 	$(H)/gates.sh modpost
 	$(H)/compile.sh
-	$(H)/boot.sh thp-always hmm,kunit,badinput,lifecycle,stress,faultinject,kmemleak \
+	$(H)/boot.sh thp-always hmm,kunit,badinput,lifecycle,stress,faultinject,bench-quick,kmemleak \
 		stress_seconds=$(STRESS_SECONDS) faultinject_opts=-Pops
 	$(H)/boot.sh thp-never hmm transparent_hugepage=never
 	$(H)/boot.sh dax dax 'memmap=512M!0x140000000' 'memmap=256M!0x170000000'
@@ -50,6 +50,11 @@ status:
 
 mbox:
 	@$(H)/mbox.sh
+
+# Figures, not a verdict: base vs patched kernel (build/linux HEAD), same
+# production config; table, CSV and plot in build/bench/.
+bench: deps
+	@$(H)/bench.sh
 
 # Build outputs only; the work tree (build/linux) is never removed by make.
 clean:

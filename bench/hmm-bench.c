@@ -21,10 +21,14 @@
  * Every sample is set up afresh outside the timed part (new range, new
  * device file, so an empty mirror) and its result is checked after it:
  * page counts and the data, tagged per page.  Nothing is judged by time.
+ * The samples are taken in rounds, one of every case per round, so that a
+ * stretch of noise from the host costs each case a sample, not a figure.
+ * A case that fails once (an ioctl error, wrong data) stops there.
  *
  * Output: TAP (one case per op, size and THP mode) with one CSV line per
  * case as a "# csv: " diagnostic just before its result line; the column
- * names are on the "# csv-header: " line.
+ * names are on the "# csv-header: " line.  Times in µs per call: median,
+ * min, max, quartiles; GB/s = bytes / median.
  *
  * Build: gcc -static -O2 -isystem OBJ/usr/include -I TREE hmm-bench.c
  */
@@ -58,13 +62,14 @@ static const char *const op_name[NOPS] = {
 
 static size_t page_size;
 static const char *device = "/dev/hmm_dmirror0";
-static int reps = 5;
+static int reps = 9;
 
 struct result {
 	uint64_t ns[MAX_REPS];
 	int n;
 	int retries;
-	char status[64];	/* "ok", "error:EBUSY", "bad-data:...", "skip:..." */
+	char status[64];	/* "" while fine, then "ok", "error:EBUSY",
+				 * "bad-data:...", "skip:..." */
 };
 
 /* One group of cases: a size and a THP mode. */
@@ -76,6 +81,7 @@ struct group {
 	char *out;		/* populated; ioctl output and memcpy destination */
 	unsigned char *perm;	/* snapshot output */
 	unsigned seed;
+	int thp_pct;		/* AnonHugePages of src, % (lowest of the rounds) */
 };
 
 static uint64_t now_ns(void)
@@ -374,7 +380,10 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Run the reps of one op into res[op] (and res[FAULT] for migrate). */
+/*
+ * One sample of @op into res[op] (and res[FAULT] for migrate), unless the op
+ * already failed in an earlier round: a failure ends the case.
+ */
 static void run_op(struct group *g, int op, struct result *res)
 {
 	static int (*const fn[NOPS])(struct group *, uint64_t *) = {
@@ -382,137 +391,132 @@ static void run_op(struct group *g, int op, struct result *res)
 		[MIGRATE] = sample_migrate, [READ] = sample_read,
 		[SNAPSHOT] = sample_snapshot, [EXCLUSIVE] = sample_exclusive,
 	};
-	struct result *r = &res[op];
-	int i, try, ret = 0;
+	struct result *r = &res[op], *f = &res[FAULT];
 	uint64_t t[2];
+	int try, ret;
 
-	memset(r, 0, sizeof(*r));
-	if (op == MIGRATE)
-		memset(&res[FAULT], 0, sizeof(res[FAULT]));
-	for (i = 0; i < reps; i++) {
-		/* A busy page (e.g. still in a per-CPU LRU batch) is retried. */
-		for (try = 0; try < TRIES; try++) {
-			why[0] = 0;
-			ret = fn[op](g, t);
-			if (ret != -EBUSY && ret != -ENOENT && ret != -EAGAIN)
-				break;
-			r->retries++;
-		}
-		if (ret)
+	if (r->status[0])
+		return;
+	/* A busy page (e.g. still in a per-CPU LRU batch) is tried again. */
+	for (try = 0; try < TRIES; try++) {
+		why[0] = 0;
+		ret = fn[op](g, t);
+		if (ret != -EBUSY && ret != -ENOENT && ret != -EAGAIN)
 			break;
+		r->retries++;
+	}
+	if (op == MIGRATE)
+		f->retries = r->retries;
+	/* Only the check after the fault back failed: migrate itself is fine. */
+	if (op == MIGRATE && ret > 0 && !strncmp(why, "bad-data:fault", 14)) {
 		r->ns[r->n++] = t[0];
-		if (op == MIGRATE)
-			res[FAULT].ns[res[FAULT].n++] = t[1];
+		snprintf(f->status, sizeof(f->status), "%s", why);
+		return;
 	}
 	if (ret < 0)
 		snprintf(r->status, sizeof(r->status), "error:%s", errname(-ret));
 	else if (ret > 0)
 		snprintf(r->status, sizeof(r->status), "%s", why);
-	else
-		strcpy(r->status, "ok");
-	if (op == MIGRATE) {
-		res[FAULT].retries = r->retries;
-		if (ret && !strncmp(why, "bad-data:fault", 14))
-			snprintf(res[FAULT].status, sizeof(res[FAULT].status), "%s", why);
-		else if (ret)
-			strcpy(res[FAULT].status, "skip:migrate-failed");
-		else
-			strcpy(res[FAULT].status, "ok");
-		/* the migrate itself was fine when only the fault check failed */
-		if (ret && !strncmp(why, "bad-data:fault", 14))
-			strcpy(r->status, "ok");
+	if (ret) {
+		if (op == MIGRATE && !f->status[0])
+			strcpy(f->status, "skip:migrate-failed");
+		return;
 	}
+	r->ns[r->n++] = t[0];
+	if (op == MIGRATE && !f->status[0])
+		f->ns[f->n++] = t[1];
+}
+
+/* Value at fraction @q of the sorted samples, interpolated. */
+static double quantile(const uint64_t *v, int n, double q)
+{
+	double x = (n - 1) * q;
+	int i = (int)x;
+
+	return i + 1 < n ? v[i] + (x - i) * (v[i + 1] - v[i]) : v[i];
 }
 
 static int tap_n;
 
-static void report(struct group *g, int op, struct result *r, int thp_pct)
+static void report(struct group *g, int op, struct result *r)
 {
-	double med = 0, mn = 0, mx = 0, gbps = 0;
+	double med = 0, q1 = 0, q3 = 0;
 	char name[64];
-	int ok = !strcmp(r->status, "ok") && r->n == reps;
 
-	if (r->n) {
-		qsort(r->ns, r->n, sizeof(r->ns[0]), cmp_u64);
-		med = r->n & 1 ? r->ns[r->n / 2] :
-			(r->ns[r->n / 2 - 1] + r->ns[r->n / 2]) / 2.0;
-		mn = r->ns[0];
-		mx = r->ns[r->n - 1];
-		gbps = med ? g->size / med : 0;	/* bytes per ns = GB/s */
-	}
-	if (!strcmp(r->status, "ok") && r->n < reps)
-		snprintf(r->status, sizeof(r->status), "short:%d/%d", r->n, reps);
+	if (!r->status[0])
+		snprintf(r->status, sizeof(r->status), r->n == reps ? "ok" : "short:%d/%d",
+			 r->n, reps);
 	printf("# csv: %s,%s,%zu,%d,", op_name[op], g->thp ? "on" : "off",
 	       g->size, r->n);
-	if (r->n)
-		printf("%.3f,%.3f,%.3f,%.4f,", med / 1000, mn / 1000, mx / 1000, gbps);
-	else
-		printf(",,,,");	/* no figures */
-	printf("%d,%d,%s\n", thp_pct, r->retries, r->status);
+	if (r->n) {
+		qsort(r->ns, r->n, sizeof(r->ns[0]), cmp_u64);
+		med = quantile(r->ns, r->n, 0.5);
+		q1 = quantile(r->ns, r->n, 0.25);
+		q3 = quantile(r->ns, r->n, 0.75);
+		printf("%.3f,%.3f,%.3f,%.3f,%.3f,", med / 1000,
+		       r->ns[0] / 1000.0, r->ns[r->n - 1] / 1000.0,
+		       q1 / 1000, q3 / 1000);
+		/* bytes per ns = GB/s; none when below the clock's resolution */
+		if (med > 0)
+			printf("%.4f,", g->size / med);
+		else
+			printf(",");
+	} else {
+		printf(",,,,,,");	/* no figures */
+	}
+	printf("%d,%d,%s\n", g->thp_pct, r->retries, r->status);
+
 	if (g->size >= MiB)
 		snprintf(name, sizeof(name), "%s_%zuMiB_thp-%s", op_name[op],
 			 g->size / MiB, g->thp ? "on" : "off");
 	else
 		snprintf(name, sizeof(name), "%s_%zuKiB_thp-%s", op_name[op],
 			 g->size / KiB, g->thp ? "on" : "off");
-	if (ok)
+	if (!strcmp(r->status, "ok"))
 		printf("ok %d %s\n", ++tap_n, name);
 	else if (!strncmp(r->status, "skip:", 5))
 		printf("ok %d %s # SKIP %s\n", ++tap_n, name, r->status + 5);
 	else
 		printf("not ok %d %s # %s\n", ++tap_n, name, r->status);
-	fflush(stdout);
 }
 
-static void skip_group(struct group *g, const int *want, const char *reason)
+/*
+ * One round of a group: its source and output ranges made afresh, then one
+ * sample of each op wanted.
+ */
+static void run_group(struct group *g, const int *want, struct result *res)
 {
-	struct result r;
-	int op;
-
-	for (op = 0; op < NOPS; op++) {
-		if (!want[op])
-			continue;
-		memset(&r, 0, sizeof(r));
-		snprintf(r.status, sizeof(r.status), "error:%s", reason);
-		report(g, op, &r, -1);
-	}
-}
-
-static void run_group(struct group *g, const int *want)
-{
-	struct result res[NOPS];
 	int op, pct;
 
 	g->npages = g->size / page_size;
-	g->seed = 1;
 	g->src = map_range(g->size, g->thp);
 	g->out = map_range(g->size, g->thp);
 	g->perm = malloc(g->npages);
 	if (!g->src || !g->out || !g->perm) {
-		skip_group(g, want, "ENOMEM");
+		for (op = 0; op < NOPS; op++)
+			if (!res[op].status[0])
+				strcpy(res[op].status, "error:ENOMEM");
 		goto out;
 	}
 	populate(g->src, g->size, 1);
 	populate(g->out, g->size, 0);
 	memset(g->perm, 0, g->npages);
+	/* the lowest share of THP any round had */
 	pct = thp_percent(g->src, g->size);
-	g->seed = 1;
+	if (g->thp_pct < 0 || pct < g->thp_pct)
+		g->thp_pct = pct;
 
-	for (op = 0; op < NOPS; op++) {
-		if (op == FAULT || !(want[op] || (op == MIGRATE && want[FAULT])))
-			continue;
-		run_op(g, op, res);
-		if (want[op])
-			report(g, op, &res[op], pct);
-		if (op == MIGRATE && want[FAULT])
-			report(g, FAULT, &res[FAULT], pct);
-	}
+	for (op = 0; op < NOPS; op++)
+		if (op != FAULT && (want[op] || (op == MIGRATE && want[FAULT])))
+			run_op(g, op, res);
 out:
 	if (g->src)
 		munmap(g->src, g->size);
 	if (g->out)
 		munmap(g->out, g->size);
 	free(g->perm);
+	g->src = g->out = NULL;
+	g->perm = NULL;
 }
 
 static void read_line(const char *path, char *buf, int len)
@@ -574,7 +578,7 @@ static void usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s [-q] [-M] [-r REPS] [-s SIZES] [-t THP] [-o OPS] [-d DEVICE]\n"
 		"  -q        quick: smallest size only, 3 repetitions (a functional check)\n"
-		"  -r REPS   repetitions per case, 1..%d (default 5): median, min, max\n"
+		"  -r REPS   samples per case (rounds), 1..%d (default 9): median, min, max\n"
 		"  -s SIZES  comma list with K/M/G suffixes, multiples of the page size\n"
 		"            (default 4K,16K,64K,256K,1M,2M,4M,16M,64M,256M)\n"
 		"  -t THP    comma list of off,on (default off,on); 'on' runs only for\n"
@@ -593,7 +597,9 @@ int main(int argc, char **argv)
 	size_t sizes[MAX_SIZES];
 	int nsizes = 0, want[NOPS] = { 0 }, thp_want[2] = { 0 };
 	int quick = 0, reps_set = 0, plain_memcpy = 0;
-	int c, i, t, op, ncases = 0, nops = 0;
+	int c, i, t, op, ncases = 0, nops = 0, ngroups = 0, round;
+	struct group groups[2 * MAX_SIZES];
+	struct result (*res)[NOPS];
 	char *list, *tok, thp_sys[128] = "?", clocksource[64] = "?";
 	struct utsname u;
 	uint64_t t0 = now_ns();
@@ -693,47 +699,52 @@ int main(int argc, char **argv)
 	printf("# hmm-bench: memcpy=%s\n",
 	       getenv("GLIBC_TUNABLES") && strstr(getenv("GLIBC_TUNABLES"), REP_MOVSB_OFF) ?
 	       "glibc-no-rep-movsb" : "glibc");
-	printf("# csv-header: op,thp,size,reps,med_us,min_us,max_us,gbps,thp_pct,retries,status\n");
+	printf("# csv-header: op,thp,size,reps,med_us,min_us,max_us,q1_us,q3_us,gbps,thp_pct,retries,status\n");
 	printf("1..%d\n", ncases);
 	fflush(stdout);
 
+	for (i = 0; i < nsizes; i++)
+		for (t = 0; t < 2; t++)
+			if (thp_want[t] && (!t || sizes[i] >= PMD_SIZE_))
+				groups[ngroups++] = (struct group){
+					.size = sizes[i], .thp = t, .thp_pct = -1,
+				};
+	res = calloc(ngroups, sizeof(*res));
+	if (!res)
+		return 1;
+
 	/* Warm up: every path once at the smallest size, not reported. */
 	{
-		struct group g = { .size = sizes[0], .npages = sizes[0] / page_size };
-		struct result res[NOPS];
-		int save = reps;
+		struct group g = { .size = sizes[0], .thp_pct = -1 };
+		struct result w[NOPS] = { 0 };
 
-		g.src = map_range(g.size, 0);
-		g.out = map_range(g.size, 0);
-		g.perm = malloc(g.npages);
-		if (g.src && g.out && g.perm) {
-			populate(g.src, g.size, 1);
-			populate(g.out, g.size, 0);
-			reps = 1;
-			for (op = 0; op < NOPS; op++)
-				if (op != FAULT)
-					run_op(&g, op, res);
-			reps = save;
-		}
-		if (g.src)
-			munmap(g.src, g.size);
-		if (g.out)
-			munmap(g.out, g.size);
-		free(g.perm);
+		run_group(&g, want, w);
 	}
 
-	for (i = 0; i < nsizes; i++) {
-		for (t = 0; t < 2; t++) {
-			struct group g = { .size = sizes[i], .thp = t };
+	/*
+	 * Rounds: one sample of every case per round, so that a stretch of
+	 * host noise costs each case a sample or two, not all of them.
+	 */
+	for (round = 0; round < reps; round++) {
+		uint64_t r0 = now_ns();
 
-			if (!thp_want[t] || (t && sizes[i] < PMD_SIZE_))
-				continue;
-			run_group(&g, want);
-		}
+		for (i = 0; i < ngroups; i++)
+			run_group(&groups[i], want, res[i]);
+		printf("# hmm-bench: round %d/%d in %.1f s\n", round + 1, reps,
+		       (now_ns() - r0) / 1e9);
+		fflush(stdout);
 	}
+
+	for (i = 0; i < ngroups; i++)
+		for (op = 0; op < NOPS; op++)
+			if (want[op])
+				report(&groups[i], op, &res[i][op]);
 	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
 		  clocksource, sizeof(clocksource));
 	printf("# hmm-bench: clocksource=%s\n", clocksource);
+	if (strstr(clocksource, "jiffies"))
+		printf("# hmm-bench: warning: clocksource %s at the end, timer resolution of a tick\n",
+		       clocksource);
 	printf("# hmm-bench: %d cases in %.1f s\n", tap_n,
 	       (now_ns() - t0) / 1e9);
 	return 0;

@@ -17,8 +17,8 @@ import shutil
 import subprocess
 import sys
 
-COLS = ['op', 'thp', 'size', 'reps', 'med_us', 'min_us', 'max_us', 'gbps',
-        'thp_pct', 'retries', 'status']
+COLS = ['op', 'thp', 'size', 'reps', 'med_us', 'min_us', 'max_us', 'q1_us', 'q3_us',
+        'gbps', 'thp_pct', 'retries', 'status']
 OPS = ['touch', 'memcpy', 'migrate', 'fault', 'read', 'snapshot', 'exclusive']
 
 
@@ -82,11 +82,11 @@ def key(r):
 
 
 def spread(r):
-    """(max - min) / median, percent: how noisy the figure is."""
-    med, mn, mx = fnum(r.get('med_us')), fnum(r.get('min_us')), fnum(r.get('max_us'))
-    if not med:
+    """Interquartile range of the samples over their median, percent."""
+    med, q1, q3 = fnum(r.get('med_us')), fnum(r.get('q1_us')), fnum(r.get('q3_us'))
+    if not med or q1 is None or q3 is None:
         return None
-    return 100.0 * (mx - mn) / med
+    return 100.0 * (q3 - q1) / med
 
 
 def fmt(v, spec, width):
@@ -101,6 +101,7 @@ def main():
     ap.add_argument('--patched', default='bench-patched')
     ap.add_argument('--out', required=True, help='output directory')
     ap.add_argument('--title', default='', help='extra line for the table header and plot')
+    ap.add_argument('--note', action='append', default=[], help='extra line for the table header')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
 
@@ -148,8 +149,8 @@ def main():
             patched_frac_memcpy=(gp / mp) if gp and mp else None,
             base_retries=int(rb['retries']) if rb and rb['retries'].isdigit() else 0,
             patched_retries=int(rp['retries']) if rp and rp['retries'].isdigit() else 0,
-            base_spread_pct=spread(rb) if rb else None,
-            patched_spread_pct=spread(rp) if rp else None,
+            base_iqr_pct=spread(rb) if rb else None,
+            patched_iqr_pct=spread(rp) if rp else None,
             thp_pct=(rp or rb)['thp_pct']))
     cols = list(joined[0].keys()) if joined else []
     with open(os.path.join(a.out, 'bench.csv'), 'w', newline='') as f:
@@ -167,6 +168,8 @@ def main():
     print(f'hmm-bench  base: {b["info"].get("kernel", "?")}   patched: {p["info"].get("kernel", "?")}')
     if a.title:
         print(a.title)
+    for n in a.note:
+        print(n)
     print(f'accelerator: {accel_s}' + ('  (QEMU TCG: an emulated CPU, absolute figures mean little)'
                                       if 'tcg' in accel else ''))
     if len(accel) > 1:
@@ -181,9 +184,10 @@ def main():
                   'a resolution of one tick (4 ms), small cases are meaningless')
     print('GB/s = bytes/median time; p/b = patched GB/s / base GB/s (>1: patched faster);')
     print('%mc = GB/s as % of memcpy of the same size and THP mode in the same guest;')
-    print('spr = (max-min)/median of the samples, %: ratios within the spread are noise')
-    hdr = (f'{"op":<9} {"size":>5} {"thp":>3} | {"base us":>10} {"GB/s":>7} {"%mc":>5} {"spr":>4} | '
-           f'{"patch us":>10} {"GB/s":>7} {"%mc":>5} {"spr":>4} | {"p/b":>5}')
+    print('iqr = interquartile range of the samples / median, %: a p/b within it is noise;')
+    print('min and max of the samples are in the CSV')
+    hdr = (f'{"op":<9} {"size":>5} {"thp":>3} | {"base us":>10} {"GB/s":>7} {"%mc":>5} {"iqr":>4} | '
+           f'{"patch us":>10} {"GB/s":>7} {"%mc":>5} {"iqr":>4} | {"p/b":>5}')
     print(hdr)
     print('-' * len(hdr))
     last = None
@@ -195,11 +199,13 @@ def main():
         def side(pre):
             st = j[pre + '_status']
             g = j[pre + '_gbps']
-            if g is None:
+            if g is None and fnum(j[pre + '_med_us']) is None:
                 return f'{st[:33]:>33}'
+            if g is None:       # a median of 0: below the clock's resolution
+                return f'{fnum(j[pre + "_med_us"]):10.1f} {"-":>7} {"-":>5} {"-":>4}'
             us = fnum(j[pre + '_med_us'])
             return (f'{us:10.1f} {g:7.3f} ' + fmt(j[pre + '_frac_memcpy'] and 100 * j[pre + '_frac_memcpy'], '.0f', 5) +
-                    ' ' + fmt(j[pre + '_spread_pct'], '.0f', 4))
+                    ' ' + fmt(j[pre + '_iqr_pct'], '.0f', 4))
         ratio = fmt(j['ratio'], '.2f', 5)
         note = ''
         for pre in ('base', 'patched'):
@@ -209,6 +215,14 @@ def main():
             if j[pre + '_retries'] and j[pre + '_gbps'] is not None:
                 note += f'  [{pre}: {j[pre + "_retries"]} samples retried]'
         print(f'{j["op"]:<9} {human(j["size"]):>5} {j["thp"]:>3} | {side("base")} | {side("patched")} | {ratio}{note}')
+    # memcpy is the same user code in both guests: its p/b is the noise floor.
+    mc = [j['ratio'] for j in joined if j['op'] == 'memcpy' and j['ratio']]
+    if mc:
+        print(f'noise floor: memcpy p/b (same code in both guests) ranges {min(mc):.2f}..{max(mc):.2f}')
+    for label, pre in (('base', 'base'), ('patched', 'patched')):
+        bad = [f'{j["op"]} {human(j["size"])} thp {j["thp"]} ({j[pre + "_status"]})' for j in joined
+               if j[pre + '_status'] not in ('ok',) and not j[pre + '_status'].startswith('short')]
+        print(f'{label}: {len(bad)} of {len(joined)} cases without figures' + (': ' + '; '.join(bad) if bad else ''))
     for label, run in (('base', b), ('patched', p)):
         if not run['complete']:
             print(f'NOTE: the {label} run did not finish (guest {run["meta"].get("seconds", "?")} s, '
@@ -278,6 +292,8 @@ def plot(out, joined, title):
         "unset border", "unset tics", "unset xlabel", "unset ylabel", "unset grid",
         "unset logscale", "set xrange [0:1]", "set yrange [0:1]",
         "set key center center box font ',11' spacing 1.5",
+        "set label 1 'no point: the call failed in that kernel (error in the table)' "
+        "at graph 0.5, graph 0.12 center font ',10'",
         "plot " + ", ".join(f"NaN w lp {st}" for st in style),
         "unset multiplot",
     ]

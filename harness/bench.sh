@@ -8,7 +8,7 @@
 # produce figures (build error, guest did not boot).
 #   harness/bench.sh [all|build|run|report]       default: all
 # Environment:
-#   BENCH_REPS      samples per case (default 5): median, min, max
+#   BENCH_REPS      samples per case (default 9): median, quartiles, min, max
 #   BENCH_SIZES     hmm-bench -s list (default: its own, 4K..256M)
 #   BENCH_PATCHED   revision of build/linux to benchmark (default HEAD)
 #   BENCH_TIMEOUT   seconds per guest (default 780)
@@ -26,7 +26,7 @@ OBJ_BASE=$B/obj/bench-base
 OBJ_PATCHED=$B/obj/bench-patched
 OUT=$B/bench
 FRAGS=("$TOP/configs/base.config" "$TOP/configs/hmm.config" "$TOP/configs/bench.config")
-REPS=${BENCH_REPS:-5}
+REPS=${BENCH_REPS:-9}
 TIMEOUT=${BENCH_TIMEOUT:-780}
 PATCHED_REV=${BENCH_PATCHED:-HEAD}
 
@@ -180,8 +180,12 @@ report() {
 	local p title
 	p=$(git -C "$PATCHED_SRC" rev-parse HEAD)
 	title="$(date -u '+%Y-%m-%d %H:%M UTC'); base: tag base = $PKG $(base_version); patched: $(g log -1 --format='%h' "$p") = base + $(g rev-list --count "base..$p") commits ($PATCHED_REV of build/linux)"
-	/usr/bin/python3 "$TOP/bench/report.py" --results "$OUT" --out "$OUT" --title "$title" |
-		tee "$OUT/table.txt"
+	# The configs differ by the options only one tree has, if any.
+	local only
+	only=$(diff <(grep '^CONFIG_' "$OBJ_BASE/.config" | sort) <(grep '^CONFIG_' "$OBJ_PATCHED/.config" | sort) |
+		sed -n 's/^< /base only: /p; s/^> /patched only: /p' | tr '\n' ' ' || true)
+	/usr/bin/python3 "$TOP/bench/report.py" --results "$OUT" --out "$OUT" --title "$title" \
+		--note "kernel configs: ${only:-identical}" | tee "$OUT/table.txt"
 }
 
 start=$(date +%s)

@@ -35,6 +35,9 @@ for prog in hmm-tests hmm-badinput hmm-lifecycle hmm-stress hmm-faultinject; do
 	say "building $prog (static)"
 	gcc "${CFLAGS[@]}" -o "$root/tests/$prog" "$sel/mm/$prog.c" "$sel/mm/vm_util.c" "${LIBS[@]}"
 done
+# The benchmark of make bench, for its quick functional check (bench-quick).
+say "building hmm-bench (static)"
+gcc "${CFLAGS[@]}" -o "$root/tests/hmm-bench" "$TOP/bench/hmm-bench.c"
 
 (cd "$root" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -1) >"$out"
 say "$out ($(du -h "$out" | cut -f1))"
