@@ -32,8 +32,19 @@ objs() {
 		return 0
 	fi
 	for o in "$@"; do
+		local kcflags=
+		# amdkfd's objects are linked into amdgpu, whose Makefile gives
+		# them their include paths; a single-object build needs them too.
+		case $o in
+		drivers/gpu/drm/amd/amdkfd/*)
+			local a=$SRC/drivers/gpu/drm/amd d=$SRC/drivers/gpu/drm/amd/display
+			kcflags="-I$a/include/asic_reg -I$a/include -I$a/amdgpu -I$a/pm/inc"
+			kcflags+=" -I$a/acp/include -I$d -I$d/include -I$d/modules/inc -I$d/dc"
+			kcflags+=" -I$d/amdgpu_dm -I$a/amdkfd" ;;
+		esac
 		# shellcheck disable=SC2086
-		if flock "$B/.kbuild.lock" make -C "$SRC" O="$obj" -j"$JOBS" $margs -s W=1 "$o" >"$log" 2>&1 &&
+		if flock "$B/.kbuild.lock" make -C "$SRC" O="$obj" -j"$JOBS" $margs -s W=1 \
+			KCFLAGS="$kcflags" "$o" >"$log" 2>&1 &&
 			[ -f "$obj/$o" ] && ! grep -q 'warning:' "$log"; then
 			tap ok "$name $o"
 		else
