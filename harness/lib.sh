@@ -90,8 +90,11 @@ configure() {
 	mkdir -p "$obj"
 	(cd "$SRC" && env "${args[@]}" scripts/kconfig/merge_config.sh -n -O "$obj" "${frags[@]}") \
 		>"$obj/.merge.log" 2>&1 || { cat "$obj/.merge.log"; die "merge_config failed for $obj"; }
-	grep -h '^CONFIG_' "${frags[@]}" | while read -r l; do
-		grep -qxF -- "$l" "$obj/.config" || die "$obj: not set as asked: $l"
-	done
+	# not a pipe into "while": die must end the script, not a subshell
+	local l bad=0
+	while read -r l; do
+		grep -qxF -- "$l" "$obj/.config" || { say "$obj: not set as asked: $l"; bad=1; }
+	done < <(grep -h '^CONFIG_' "${frags[@]}")
+	[ $bad -eq 0 ] || die "$obj: config does not match the fragments"
 	echo "$stamp" >"$obj/.frag-stamp"
 }
