@@ -25,7 +25,7 @@ check: deps tree
 	$(H)/gates.sh modpost
 	$(H)/compile.sh
 	$(H)/boot.sh thp-always hmm,kunit,badinput,lifecycle,stress,faultinject,bench-quick,kmemleak \
-		stress_seconds=$(STRESS_SECONDS) 'faultinject_opts="-Pops -n0"'
+		stress_seconds=$(STRESS_SECONDS) 'faultinject_opts="-n0"'
 	$(H)/boot.sh thp-never hmm transparent_hugepage=never
 	$(H)/boot.sh dax dax 'memmap=512M!0x140000000' 'memmap=256M!0x170000000'
 	@$(REPORT) --label check checkpatch bisect sparse exports gpl-modpost compile thp-always thp-never dax
