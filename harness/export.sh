@@ -9,7 +9,7 @@ need_tree
 
 dirty=$(g status --porcelain --untracked-files=normal)
 if [ -n "$dirty" ]; then
-	printf '%s\n' "$dirty" | head -20 >&2
+	printf '%s\n' "$dirty" | head -20 >&2 || true
 	die "uncommitted changes in $SRC; commit them first (git commit / git commit --fixup + rebase); nothing was exported"
 fi
 
@@ -39,8 +39,14 @@ for f in "$tmp"/new/*.patch; do
 	new+=("$b")
 	cmp -s "$f" "$PATCHES/$b" || cp "$f" "$PATCHES/$b"
 done
+# No pipe into "grep -q" here: under pipefail, grep leaving early makes the
+# writer's SIGPIPE fail the test, and a patch that stays would be removed.
+declare -A keep=()
+for b in "${new[@]}"; do
+	keep[$b]=1
+done
 for p in "${old[@]}"; do
-	printf '%s\n' "${new[@]}" | grep -qxF -- "$p" || rm -f "$PATCHES/$p"
+	[ -n "${keep[$p]:-}" ] || rm -f "$PATCHES/$p"
 done
 
 # Rewrite the series file, keeping each '#' heading in front of the patch it

@@ -9,7 +9,7 @@ STAGE=tree
 
 dirty=$(g status --porcelain --untracked-files=normal)
 if [ -n "$dirty" ]; then
-	printf '%s\n' "$dirty" | head -20 >&2
+	printf '%s\n' "$dirty" | head -20 >&2 || true
 	die "uncommitted changes in $SRC; commit them (then 'make export') or stash them; nothing was changed"
 fi
 branch=$(g symbolic-ref -q --short HEAD || true)
