@@ -250,33 +250,62 @@ static int cpages_ok(struct hmm_dmirror_cmd *cmd, struct group *g, const char *w
 	return 1;
 }
 
-static int sample_migrate(struct group *g, uint64_t *t)
+/*
+ * Time one dmirror command that copies the g->npages pages at @addr into
+ * g->out, and check that every page arrived with the tags of @seed.
+ */
+static int timed_copy(struct group *g, int fd, unsigned long req, char *addr,
+		      unsigned seed, const char *what, uint64_t *t)
 {
 	struct hmm_dmirror_cmd cmd;
-	unsigned seed = ++g->seed;
+	uint64_t t0;
+	long b;
+	int ret;
+
+	poison_tags(g->out, g->size);
+	t0 = now_ns();
+	ret = dmirror(fd, req, addr, g->out, g->npages, &cmd);
+	*t = now_ns() - t0;
+	if (!ret)
+		ret = cpages_ok(&cmd, g, what);
+	if (!ret && (b = check_tags(g->out, g->size, seed)) >= 0)
+		ret = bad(what, b);
+	return ret;
+}
+
+/*
+ * A range of its own for a sample that changes where the pages live: mapped
+ * afresh, filled with the tags of a new seed, and the device opened.
+ */
+static int fresh_range(struct group *g, char **r, int *fd, unsigned *seed)
+{
+	*seed = ++g->seed;
+	*r = map_range(g->size, g->thp);
+	if (!*r)
+		return -ENOMEM;
+	populate(*r, g->size, *seed);
+	*fd = open_dev();
+	if (*fd < 0) {
+		munmap(*r, g->size);
+		return *fd;
+	}
+	return 0;
+}
+
+static int sample_migrate(struct group *g, uint64_t *t)
+{
 	uint64_t t0, sum = 0;
 	unsigned long i;
+	unsigned seed;
 	char *r;
 	long b;
 	int fd, ret;
 
-	r = map_range(g->size, g->thp);
-	if (!r)
-		return -ENOMEM;
-	populate(r, g->size, seed);
-	poison_tags(g->out, g->size);
-	fd = open_dev();
-	if (fd < 0) {
-		munmap(r, g->size);
-		return fd;
-	}
-	t0 = now_ns();
-	ret = dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, r, g->out, g->npages, &cmd);
-	t[0] = now_ns() - t0;
-	if (!ret)
-		ret = cpages_ok(&cmd, g, "migrate");
-	if (!ret && (b = check_tags(g->out, g->size, seed)) >= 0)
-		ret = bad("migrate", b);
+	ret = fresh_range(g, &r, &fd, &seed);
+	if (ret)
+		return ret;
+	ret = timed_copy(g, fd, HMM_DMIRROR_MIGRATE_TO_DEV, r, seed, "migrate",
+			 &t[0]);
 	if (!ret) {
 		/* Each read faults one device-private page back to RAM. */
 		t0 = now_ns();
@@ -296,23 +325,13 @@ static int sample_migrate(struct group *g, uint64_t *t)
 
 static int sample_read(struct group *g, uint64_t *t)
 {
-	struct hmm_dmirror_cmd cmd;
-	uint64_t t0;
-	long b;
 	int fd, ret;
 
-	poison_tags(g->out, g->size);
 	fd = open_dev();
 	if (fd < 0)
 		return fd;
-	t0 = now_ns();
-	ret = dmirror(fd, HMM_DMIRROR_READ, g->src, g->out, g->npages, &cmd);
-	t[0] = now_ns() - t0;
+	ret = timed_copy(g, fd, HMM_DMIRROR_READ, g->src, 1, "read", &t[0]);
 	close(fd);
-	if (!ret)
-		ret = cpages_ok(&cmd, g, "read");
-	if (!ret && (b = check_tags(g->out, g->size, 1)) >= 0)
-		ret = bad("read", b);
 	return ret;
 }
 
@@ -341,30 +360,16 @@ static int sample_snapshot(struct group *g, uint64_t *t)
 
 static int sample_exclusive(struct group *g, uint64_t *t)
 {
-	struct hmm_dmirror_cmd cmd;
-	unsigned seed = ++g->seed;
-	uint64_t t0;
+	unsigned seed;
 	char *r;
 	long b;
 	int fd, ret;
 
-	r = map_range(g->size, g->thp);
-	if (!r)
-		return -ENOMEM;
-	populate(r, g->size, seed);
-	poison_tags(g->out, g->size);
-	fd = open_dev();
-	if (fd < 0) {
-		munmap(r, g->size);
-		return fd;
-	}
-	t0 = now_ns();
-	ret = dmirror(fd, HMM_DMIRROR_EXCLUSIVE, r, g->out, g->npages, &cmd);
-	t[0] = now_ns() - t0;
-	if (!ret)
-		ret = cpages_ok(&cmd, g, "exclusive");
-	if (!ret && (b = check_tags(g->out, g->size, seed)) >= 0)
-		ret = bad("exclusive", b);
+	ret = fresh_range(g, &r, &fd, &seed);
+	if (ret)
+		return ret;
+	ret = timed_copy(g, fd, HMM_DMIRROR_EXCLUSIVE, r, seed, "exclusive",
+			 &t[0]);
 	close(fd);
 	/* The CPU gets its access back on the next touch: check that too. */
 	if (!ret && (b = check_tags(r, g->size, seed)) >= 0)
