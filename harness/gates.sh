@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stage "series gates" of make check.  Each writes KTAP to $RES/<gate>.tap.
 #   harness/gates.sh checkpatch   checkpatch.pl --strict on every patch file
+#   harness/gates.sh fixes        every Fixes: tag is a verified upstream commit
 #   harness/gates.sh walk         build every commit base..HEAD on its own
 #                                 (bisectability) and compare sparse (C=2)
 #                                 warnings of the touched files, base vs HEAD
@@ -168,6 +169,20 @@ exports() {
 	say "exports: $(grep -c . "$RES/exports.tap") lines"
 }
 
+# Every Fixes: tag names a CONFIRMED commit of harness/upstream-commits.tsv
+# (a copy of the project's list of verified upstream ids and subjects) with
+# its subject exactly as listed; fixes-selftest proves the check catches a
+# wrong subject, an unlisted or unconfirmed id and a malformed tag.
+fixes() {
+	local list=$TOP/harness/upstream-commits.tsv p
+	local -a files=()
+	for p in $(series_list); do files+=("$PATCHES/$p"); done
+	python3 "$TOP/harness/fixes.py" --list "$list" "${files[@]}" >"$RES/fixes.tap" ||
+		say "fixes: a Fixes: tag is not in $list (see $RES/fixes.tap)"
+	python3 "$TOP/harness/fixes.py" --list "$list" --selftest >"$RES/fixes-selftest.tap" ||
+		say "fixes: the selftest failed"
+}
+
 # A non-GPL module using the GPL-only helpers must fail at modpost; the same
 # module under GPL must build.  Needs the built test kernel.
 modpost() {
@@ -181,5 +196,6 @@ checkpatch) checkpatch ;;
 walk) walk ;;
 exports) exports ;;
 modpost) modpost ;;
-*) die "usage: $0 checkpatch|walk|exports|modpost" ;;
+fixes) fixes ;;
+*) die "usage: $0 checkpatch|walk|exports|modpost|fixes" ;;
 esac
