@@ -7,6 +7,11 @@ STAGE=tree
 
 "$TOP/harness/base.sh"
 
+# Commits made by hand in the work tree carry the project identity too,
+# whatever the developer's global git configuration says.
+g config user.name "$IDENT_NAME"
+g config user.email "$IDENT_EMAIL"
+
 dirty=$(g status --porcelain --untracked-files=normal)
 if [ -n "$dirty" ]; then
 	printf '%s\n' "$dirty" | head -20 >&2 || true
