@@ -1,7 +1,7 @@
 # ZONE_DEVICE / HMM series harness.  See README.md.
 #   make         dependencies, base, series, build, boot, hmm selftests, summary
 #   make check   everything CI runs; last line "check: N passed, N failed, N skipped"
-# Developer commands: tree, export, status, mbox; make bench: base vs patched figures.
+# Developer commands: tree, export, status, mbox, run; make bench: base vs patched figures.
 
 H := harness
 B := $(CURDIR)/build
@@ -9,7 +9,7 @@ RES := $(B)/results
 STRESS_SECONDS ?= 60
 REPORT = /usr/bin/python3 $(H)/report.py --tree $(B)/linux --results $(RES) --known known-failures
 
-.PHONY: all check deps tree export status mbox kernel guest bench clean help
+.PHONY: all check deps tree export status mbox kernel guest run bench clean help
 
 all: deps tree kernel guest
 	@rm -f $(RES)/hmm.*
@@ -51,6 +51,11 @@ status:
 
 mbox:
 	@$(H)/mbox.sh
+
+# One command in the test guest, or a shell: make run CMD='$$HMM_LOAD && hmm-tests'
+# ($(value CMD): make must not expand the $ of guest variables).
+run:
+	@CMD='$(subst ','\'',$(value CMD))' $(H)/run.sh
 
 # Figures, not a verdict: base vs patched kernel (build/linux HEAD), same
 # production config; table, CSV and plot in build/bench/.
