@@ -43,42 +43,11 @@ worktree() {
 	[ "$(git -C "$dir" rev-parse HEAD)" = "$want" ] || git -C "$dir" checkout -q --detach "$want"
 }
 
-# Lines of the fragments that the .config in OBJ does not honour, leaving
-# out symbols that the tree SRC does not define (the base lacks the
-# series' own options, e.g. its KUnit suites).
-mismatches() {
-	local src=$1 obj=$2 line sym
-	while IFS= read -r line; do
-		case $line in
-		CONFIG_*=*)
-			grep -qxF -- "$line" "$obj/.config" && continue
-			sym=${line%%=*}
-			grep -rqsE --include='Kconfig*' "^[[:space:]]*(menu)?config ${sym#CONFIG_}\$" "$src" ||
-				continue
-			echo "not set as asked: $line" ;;
-		"# CONFIG_"*" is not set")
-			sym=${line#\# }; sym=${sym%% *}
-			! grep -q "^$sym=" "$obj/.config" || echo "not unset as asked: $sym" ;;
-		esac
-	done < <(cat "${FRAGS[@]}")
-}
-
 # kbuild SRC OBJ: configure (allnoconfig + FRAGS) and build like build.sh
 # does; every make holds the build lock.
 kbuild() {
-	local src=$1 obj=$2 stamp bad
-	mkdir -p "$obj"
-	stamp=$(cat "${FRAGS[@]}" | sha1sum | cut -c1-40)
-	if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.frag-stamp" 2>/dev/null)" != "$stamp" ] ||
-		[ -n "$(mismatches "$src" "$obj")" ]; then
-		say "configuring $obj from ${FRAGS[*]##*/}"
-		(cd "$src" && flock "$B/.kbuild.lock" scripts/kconfig/merge_config.sh -n -O "$obj" \
-			"${FRAGS[@]}" >"$obj/.merge.log" 2>&1) ||
-			{ cat "$obj/.merge.log"; die "merge_config failed"; }
-		bad=$(mismatches "$src" "$obj")
-		[ -z "$bad" ] || { printf '%s\n' "$bad"; die "kernel config does not match the fragments"; }
-		echo "$stamp" >"$obj/.frag-stamp"
-	fi
+	local src=$1 obj=$2
+	CONF_SRC=$src CONF_LENIENT=1 configure "$obj" -- "${FRAGS[@]}"
 	local mk=(flock "$B/.kbuild.lock" make -C "$src" O="$obj" -j"$JOBS"
 		CC="ccache gcc" HOSTCC="ccache gcc" -s)
 	say "building $obj ($JOBS jobs; waits for the build lock)"

@@ -76,25 +76,56 @@ need_tree() {
 	[ -d "$SRC/.git" ] || die "no kernel work tree at $SRC; run 'make tree' first"
 }
 
-# Configure an objdir from fragments on allnoconfig, when they changed.
+# The lines of FRAGMENTS that OBJDIR/.config does not honour, one per line:
+# options not set as asked, and "# CONFIG_X is not set" lines that are set.
+# With CONF_LENIENT=1, an option the tree SRC does not define is not counted
+# (the base lacks the series' own options, e.g. its KUnit suites).
+# frag_mismatches SRC OBJDIR FRAGMENTS...
+frag_mismatches() {
+	local src=$1 obj=$2 line sym
+	shift 2
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*)
+			grep -qxF -- "$line" "$obj/.config" 2>/dev/null && continue
+			sym=${line%%=*}
+			if [ -n "${CONF_LENIENT:-}" ] &&
+				! grep -rqsE --include='Kconfig*' "^[[:space:]]*(menu)?config ${sym#CONFIG_}\$" "$src"; then
+				continue
+			fi
+			echo "not set as asked: $line" ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }; sym=${sym%% *}
+			! grep -q "^$sym=" "$obj/.config" 2>/dev/null || echo "not unset as asked: $sym" ;;
+		esac
+	done < <(cat "$@")
+}
+
+# Configure an objdir from fragments on allnoconfig, unless its .config
+# was made from the same fragments and still honours them (a walk over
+# older commits may have changed it).  The tree is CONF_SRC (default SRC);
+# merge_config runs under the build lock.  Dies when the result does not
+# honour the fragments (Kconfig dropped an option).
 # configure OBJDIR MAKE-ARGS... -- FRAGMENTS...
 configure() {
-	local obj=$1 args=() frags=() seen=0 a
+	local obj=$1 args=() frags=() seen=0 a src=${CONF_SRC:-$SRC}
 	shift
 	for a in "$@"; do
 		if [ "$a" = -- ]; then seen=1; elif [ $seen -eq 0 ]; then args+=("$a"); else frags+=("$a"); fi
 	done
-	local stamp
+	local stamp bad
 	stamp=$(cat "${frags[@]}" | sha1sum | cut -c1-40)
-	[ -f "$obj/.config" ] && [ "$(cat "$obj/.frag-stamp" 2>/dev/null)" = "$stamp" ] && return 0
+	if [ -f "$obj/.config" ] && [ "$(cat "$obj/.frag-stamp" 2>/dev/null)" = "$stamp" ] &&
+		[ -z "$(frag_mismatches "$src" "$obj" "${frags[@]}")" ]; then
+		return 0
+	fi
+	say "configuring $obj from ${frags[*]##*/}"
 	mkdir -p "$obj"
-	(cd "$SRC" && env "${args[@]}" scripts/kconfig/merge_config.sh -n -O "$obj" "${frags[@]}") \
+	(cd "$src" && env "${args[@]}" flock "$B/.kbuild.lock" \
+		scripts/kconfig/merge_config.sh -n -O "$obj" "${frags[@]}") \
 		>"$obj/.merge.log" 2>&1 || { cat "$obj/.merge.log"; die "merge_config failed for $obj"; }
-	# not a pipe into "while": die must end the script, not a subshell
-	local l bad=0
-	while read -r l; do
-		grep -qxF -- "$l" "$obj/.config" || { say "$obj: not set as asked: $l"; bad=1; }
-	done < <(grep -h '^CONFIG_' "${frags[@]}")
-	[ $bad -eq 0 ] || die "$obj: config does not match the fragments"
+	# not in a pipe: die must end the script, not a subshell
+	bad=$(frag_mismatches "$src" "$obj" "${frags[@]}")
+	[ -z "$bad" ] || { printf '%s: %s\n' "$obj" "$bad" >&2; die "$obj: config does not match the fragments"; }
 	echo "$stamp" >"$obj/.frag-stamp"
 }
