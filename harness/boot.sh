@@ -37,7 +37,7 @@ if [ -z "$accel" ]; then
 	fi
 fi
 
-timeout=${BOOT_TIMEOUT:-900}
+timeout=${BOOT_TIMEOUT:-1500}
 say "$name: booting (accel=$accel, plan=$plan, timeout ${timeout}s)"
 start=$(date +%s)
 rc=0
