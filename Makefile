@@ -20,6 +20,8 @@ check: deps tree
 	@rm -rf $(RES) && mkdir -p $(RES)
 	$(H)/gates.sh checkpatch
 	$(H)/gates.sh fixes
+	$(H)/gates.sh order
+	$(H)/gates.sh roundtrip
 	$(H)/gates.sh walk
 	$(MAKE) --no-print-directory kernel guest
 	$(H)/gates.sh exports
@@ -29,7 +31,7 @@ check: deps tree
 		stress_seconds=$(STRESS_SECONDS) 'faultinject_opts="-n0"'
 	$(H)/boot.sh thp-never hmm transparent_hugepage=never
 	$(H)/boot.sh dax dax 'memmap=512M!0x140000000' 'memmap=256M!0x170000000'
-	@$(REPORT) --label check checkpatch fixes fixes-selftest bisect sparse exports gpl-modpost compile thp-always thp-never dax
+	@$(REPORT) --label check checkpatch fixes fixes-selftest order order-selftest roundtrip bisect sparse exports gpl-modpost compile thp-always thp-never dax
 
 deps:
 	@$(H)/deps.sh

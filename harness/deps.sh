@@ -7,6 +7,7 @@ pkgs=(
 	linux-source-6.12	# the base
 	build-essential flex bison bc libelf-dev libssl-dev dwarves cpio rsync	# rsync: headers_install
 	xz-utils kmod ccache sparse git git-email python3 python3-ply python3-git perl
+	libmailtools-perl python3-aiosmtpd	# git send-email; the SMTP server of the round trip
 	busybox-static qemu-system-x86 e2fsprogs	# guest
 	gcc-powerpc64le-linux-gnu	# powerpc compile checks
 )

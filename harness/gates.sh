@@ -2,6 +2,12 @@
 # Stage "series gates" of make check.  Each writes KTAP to $RES/<gate>.tap.
 #   harness/gates.sh checkpatch   checkpatch.pl --strict on every patch file
 #   harness/gates.sh fixes        every Fixes: tag is a verified upstream commit
+#   harness/gates.sh order        topic series well formed; [fixes] first, each
+#                                 fix applies to the base in order and names
+#                                 its origin or says why not
+#   harness/gates.sh roundtrip    make mbox, git send-email to an SMTP server
+#                                 on 127.0.0.1, git am of what it received
+#                                 gives HEAD's tree and messages
 #   harness/gates.sh walk         build every commit base..HEAD on its own
 #                                 (bisectability) and compare sparse (C=2)
 #                                 warnings of the touched files, base vs HEAD
@@ -183,6 +189,29 @@ fixes() {
 		say "fixes: the selftest failed"
 }
 
+# patches/series in merge order: see harness/topics.py.
+order() {
+	local -a a=(--series "$SERIES" --patches "$PATCHES" --repo "$SRC")
+	python3 "$TOP/harness/topics.py" order "${a[@]}" >"$RES/order.tap" ||
+		say "order: the topic series are not in merge order (see $RES/order.tap)"
+	python3 "$TOP/harness/topics.py" order "${a[@]}" --selftest >"$RES/order-selftest.tap" ||
+		say "order: the selftest failed"
+}
+
+# The maintainers' round trip: see harness/roundtrip.py.
+roundtrip() {
+	local dir=$B/.roundtrip-mbox
+	if ! MBOX_DIR=$dir "$TOP/harness/mbox.sh" >"$B/.roundtrip.log" 2>&1; then
+		{ echo "KTAP version 1"; echo "1..1"; sed 's/^/# /' "$B/.roundtrip.log"; echo "not ok 1 make mbox"; } >"$RES/roundtrip.tap"
+		say "roundtrip: make mbox failed"
+		return 0
+	fi
+	/usr/bin/python3 "$TOP/harness/roundtrip.py" --repo "$SRC" --mbox-dir "$dir" \
+		--series "$SERIES" --from "$IDENT_NAME <$IDENT_EMAIL>" >"$RES/roundtrip.tap" ||
+		say "roundtrip: the mails did not come back as the series (see $RES/roundtrip.tap)"
+	rm -rf "$dir"
+}
+
 # A non-GPL module using the GPL-only helpers must fail at modpost; the same
 # module under GPL must build.  Needs the built test kernel.
 modpost() {
@@ -197,5 +226,7 @@ walk) walk ;;
 exports) exports ;;
 modpost) modpost ;;
 fixes) fixes ;;
-*) die "usage: $0 checkpatch|walk|exports|modpost|fixes" ;;
+order) order ;;
+roundtrip) roundtrip ;;
+*) die "usage: $0 checkpatch|walk|exports|modpost|fixes|order|roundtrip" ;;
 esac

@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# "make mbox": the series and its cover letter (patches/cover-letter.txt) as
-# one mbox for git send-email, addressed with scripts/get_maintainer.pl --nogit.
+# "make mbox": one mbox per topic series of patches/series ("# [slug] title"
+# headings), each with its cover letter patches/cover-<slug>.txt (first
+# line: subject; then a blank line and the body), addressed with
+# scripts/get_maintainer.pl --nogit for the files of that topic only.
+# Written to $MBOX_DIR (default build/mbox/) as <n>-<slug>.mbox, n the
+# topic's place in the merge order, and as the directory <n>-<slug>/ of
+# one file per mail, which is what git send-email takes.  Every mbox names the base commit, and
+# a later topic lists the patches of the earlier ones it needs as
+# prerequisite-patch-id lines (git format-patch --base).
 STAGE=mbox
 . "$(dirname "$0")/lib.sh"
 need_tree
@@ -10,23 +17,36 @@ case $st in
 "status: clean:"*) ;;
 *) printf '%s\n' "$st" >&2; die "the work tree and patches/ differ; the mbox must be what patches/ holds" ;;
 esac
-n=$(g rev-list --count base..HEAD)
-[ "$n" -gt 0 ] || die "the series is empty"
-cover=$PATCHES/cover-letter.txt
-[ -f "$cover" ] || die "no $cover (first line: subject; then a blank line and the body)"
+mapfile -t commits < <(g rev-list --reverse base..HEAD)
+[ ${#commits[@]} -gt 0 ] || die "the series is empty"
+mapfile -t topics < <(python3 "$TOP/harness/topics.py" list "$SERIES") ||
+	die "patches/series: bad topic headings"
+last=$(printf '%s\n' "${topics[@]}" | tail -1 | cut -f3)
+[ "$last" -eq ${#commits[@]} ] || die "patches/series names $last patches, the work tree has ${#commits[@]}"
 
+out=${MBOX_DIR:-$B/mbox}
+rm -rf "$out"
+mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mapfile -t ps < <(series_list)
 gm=(perl "$SRC/scripts/get_maintainer.pl" --nogit --nogit-fallback --norolestats --no-tree -f)
-files=$(g diff --name-only base HEAD)
-args=()
-while read -r a; do [ -n "$a" ] && args+=(--to="$a"); done < <(cd "$SRC" && printf '%s\n' $files | xargs "${gm[@]}" --nol --no-multiline 2>/dev/null | tr ',' '\n' | sed 's/^ *//' | sort -u)
-while read -r a; do [ -n "$a" ] && args+=(--cc="$a"); done < <(cd "$SRC" && printf '%s\n' $files | xargs "${gm[@]}" --nom --nor --no-multiline 2>/dev/null | tr ',' '\n' | sed 's/^ *//' | sort -u)
-
-g format-patch --quiet --cover-letter --thread=shallow --numbered \
-	--no-signature --from="$IDENT_NAME <$IDENT_EMAIL>" "${args[@]}" -o "$tmp" base..HEAD
-python3 - "$tmp"/0000-cover-letter.patch "$cover" <<'PY'
+n=0
+for t in "${topics[@]}"; do
+	IFS=$'\t' read -r slug first lastp _ <<<"$t"
+	n=$((n + 1))
+	cover=$PATCHES/cover-$slug.txt
+	[ -f "$cover" ] || die "no $cover for topic [$slug]"
+	from=${commits[$((first - 1))]}
+	to=${commits[$((lastp - 1))]}
+	files=$(g diff --name-only "$from^" "$to")
+	args=()
+	while read -r a; do [ -n "$a" ] && args+=(--to="$a"); done < <(cd "$SRC" && printf '%s\n' $files | xargs "${gm[@]}" --nol --no-multiline 2>/dev/null | tr ',' '\n' | sed 's/^ *//' | sort -u)
+	while read -r a; do [ -n "$a" ] && args+=(--cc="$a"); done < <(cd "$SRC" && printf '%s\n' $files | xargs "${gm[@]}" --nom --nor --no-multiline 2>/dev/null | tr ',' '\n' | sed 's/^ *//' | sort -u)
+	d=$tmp/$slug
+	g format-patch --quiet --cover-letter --thread=shallow --numbered \
+		--no-signature --from="$IDENT_NAME <$IDENT_EMAIL>" --base=base \
+		"${args[@]}" -o "$d" "$from^..$to"
+	python3 - "$d"/0000-cover-letter.patch "$cover" <<'PY'
 import sys
 letter, cover = sys.argv[1], open(sys.argv[2]).read()
 subject, _, body = cover.partition('\n')
@@ -35,6 +55,8 @@ text = text.replace('*** SUBJECT HERE ***', subject.strip())
 text = text.replace('*** BLURB HERE ***', body.strip('\n'))
 open(letter, 'w').write(text)
 PY
-cat "$tmp"/*.patch >"$B/series.mbox"
-say "$B/series.mbox: cover letter + $n patches; base $PKG $(base_version)"
-say "send with: git send-email $B/series.mbox"
+	cat "$d"/*.patch >"$out/$n-$slug.mbox"
+	mv "$d" "$out/$n-$slug"
+	say "$out/$n-$slug.mbox: cover letter + $((lastp - first + 1)) patches (${#args[@]} addresses)"
+done
+say "base $PKG $(base_version); send with: git send-email $out/1-*/ (then 2-*/, ...)"
