@@ -9,7 +9,7 @@ RES := $(B)/results
 STRESS_SECONDS ?= 60
 REPORT = /usr/bin/python3 $(H)/report.py --tree $(B)/linux --results $(RES) --known known-failures
 
-.PHONY: all check deps tree export status mbox kernel guest run bench clean help
+.PHONY: all check deps tree export status mbox kernel guest run bench fresh clean help
 
 all: deps tree kernel guest
 	@rm -f $(RES)/hmm.*
@@ -63,6 +63,11 @@ run:
 # production config; table, CSV and plot in build/bench/.
 bench: deps
 	@$(H)/bench.sh
+
+# A newcomer's "make" in a new minimal bookworm (debootstrap), timed; not in
+# make check.  See harness/fresh.sh.
+fresh:
+	@$(H)/fresh.sh
 
 # Build outputs only; the work tree (build/linux) is never removed by make.
 clean:
