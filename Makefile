@@ -29,9 +29,10 @@ check: deps tree
 	$(H)/compile.sh
 	$(H)/boot.sh thp-always hmm,kunit,badinput,lifecycle,stress,faultinject,bench-quick,kmemleak \
 		stress_seconds=$(STRESS_SECONDS) 'faultinject_opts="-n0"'
-	$(H)/boot.sh thp-never hmm transparent_hugepage=never
+	$(H)/boot.sh thp-never hmm,kunit transparent_hugepage=never
+	$(H)/boot.sh thp-madvise hmm,kunit transparent_hugepage=madvise
 	$(H)/boot.sh dax dax 'memmap=512M!0x140000000' 'memmap=256M!0x170000000'
-	@$(REPORT) --label check checkpatch fixes fixes-selftest order order-selftest roundtrip bisect sparse exports gpl-modpost compile thp-always thp-never dax
+	@$(REPORT) --label check checkpatch fixes fixes-selftest order order-selftest roundtrip bisect sparse exports gpl-modpost compile thp-always thp-never thp-madvise dax
 
 deps:
 	@$(H)/deps.sh

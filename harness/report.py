@@ -11,8 +11,11 @@ Inputs, all under the results directory:
 
 TAP is parsed with the kernel's own KTAP parser (tools/testing/kunit).  Every
 leaf case counts once.  Cases listed in the known-failures file are expected
-failures: reported apart, and an error if they pass.  A boot adds two cases
-of its own: it completed, and its console shows no splat.
+failures: reported apart, and an error if they pass.  A skipped case fails
+unless it is listed there as an expected skip ("skip NAME reason"), and a
+listed skip that runs fails too.  A section whose program exits non-zero
+fails (unless it holds expected failures).  A boot adds two cases of its
+own: it completed, and its console shows no splat.
 """
 import argparse
 import io
@@ -29,27 +32,43 @@ SPLAT = re.compile(
 
 
 def load_known(path):
-    known = {}
+    """{name: reason} of expected failures, and of expected skips (lines
+    starting with "skip ")."""
+    known, skips = {}, {}
     with open(path) as f:
         for n, line in enumerate(f, 1):
             line = line.split('#', 1)[0].strip() if line.lstrip().startswith('#') else line.strip()
             if not line:
                 continue
+            table = known
+            if line.startswith('skip '):
+                table, line = skips, line[5:].strip()
             name, _, reason = line.partition(' ')
             if not reason.strip():
                 sys.exit(f'{path}:{n}: "{name}" has no reason')
-            known[name] = reason.strip()
-    return known
+            table[name] = reason.strip()
+    return known, skips
 
 
 class Verdict:
     def __init__(self, known):
-        self.known = known
+        self.known, self.skips = known
         self.cases = []          # (name, status, detail)
 
     def add(self, name, status, detail=''):
-        # A known failure is listed as suite/case (any boot) or
-        # boot:suite/case (that boot only).
+        # A known failure or skip is listed as suite/case (any boot) or
+        # boot:suite/case (that boot only).  A skip that is not listed
+        # fails: a case that cannot run where it should is not a pass.
+        skey = name if name in self.skips else name.split(':', 1)[-1]
+        if skey in self.skips:
+            if status == 'SKIP':
+                detail = self.skips[skey]
+            elif status == 'PASS':
+                status, detail = 'FAIL', ('runs but is listed as an expected skip in '
+                                          'known-failures: remove it from the list')
+        elif status == 'SKIP':
+            status, detail = 'FAIL', ('skipped, and not listed as an expected skip in '
+                                      'known-failures: ' + detail)
         key = name if name in self.known else name.split(':', 1)[-1]
         if key in self.known:
             if status == 'FAIL':
@@ -150,10 +169,16 @@ def report_boot(kunit_parser, res, name, verdict, notes):
     out = os.path.join(res, name + '.out')
     text = open(out, errors='replace').read() if os.path.exists(out) else ''
     for suite, lines, rc in sections(out) if text else []:
+        before = len(verdict.cases)
         parse_tap(kunit_parser, lines, f'{name}:{suite}', verdict)
+        mine = [c[1] for c in verdict.cases[before:]]
         if rc is None:
             verdict.add(f'{name}:{suite}/<exit>', 'FAIL',
                         'output cut off: guest died or timed out')
+        elif rc != 0 and 'XFAIL' not in mine:
+            # A program that reports its cases passed but exits non-zero
+            # failed at something it did not report as a case.
+            verdict.add(f'{name}:{suite}/<exit>', 'FAIL', f'exited with status {rc}')
     done = 'GUEST-DONE' in text
     verdict.add(f'boot:{name}/completed', 'PASS' if done else 'FAIL',
                 '' if done else f'guest did not finish (qemu exit {meta.get("qemu_rc")}, '
