@@ -131,7 +131,7 @@ def main():
                            start_new_session=True)
     wt = os.path.join(tmp, 'wt')
     try:
-        for _ in range(100):
+        for _ in range(600):  # up to 60 s on a loaded machine
             try:
                 socket.create_connection(('127.0.0.1', port), timeout=1).close()
                 break
