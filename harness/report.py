@@ -68,7 +68,7 @@ class Verdict:
                                           'known-failures: remove it from the list')
         elif status == 'SKIP':
             status, detail = 'FAIL', ('skipped, and not listed as an expected skip in '
-                                      'known-failures: ' + detail)
+                                      'known-failures: ' + (detail or 'no reason printed'))
         key = name if name in self.known else name.split(':', 1)[-1]
         if key in self.known:
             if status == 'FAIL':
