@@ -27,7 +27,7 @@ check: deps tree
 	$(H)/gates.sh exports
 	$(H)/gates.sh modpost
 	$(H)/compile.sh
-	$(H)/boot.sh thp-always hmm,kunit,badinput,lifecycle,stress,faultinject,bench-quick,kmemleak \
+	$(H)/boot.sh thp-always distro,hmm,kunit,badinput,lifecycle,stress,faultinject,bench-quick,kmemleak \
 		stress_seconds=$(STRESS_SECONDS) 'faultinject_opts="-n0"'
 	$(H)/boot.sh thp-never hmm,kunit transparent_hugepage=never
 	$(H)/boot.sh thp-madvise hmm,kunit transparent_hugepage=madvise

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Stage "build": configure (allnoconfig + fragments) and build the kernel in
 # $OBJ from the work tree, then install modules and UAPI headers for the guest.
-#   harness/build.sh [fragment...]     default: configs/{base,hmm,debug,dax}.config
+#   harness/build.sh [fragment...]     default: configs/{base,hmm,distro,debug,dax}.config
 STAGE=build
 . "$(dirname "$0")/lib.sh"
 need_tree
 
 frags=("$@")
-[ ${#frags[@]} -gt 0 ] || frags=("$TOP/configs/base.config" "$TOP/configs/hmm.config" "$TOP/configs/debug.config" "$TOP/configs/dax.config")
+[ ${#frags[@]} -gt 0 ] || frags=("$TOP/configs/base.config" "$TOP/configs/hmm.config" "$TOP/configs/distro.config" "$TOP/configs/debug.config" "$TOP/configs/dax.config")
 mkdir -p "$OBJ"
 
 # Reconfigured when the fragments change or the .config no longer honours

@@ -97,7 +97,7 @@ walk() {
 	local branch commits c i=0 log=$B/.walk.log cache=$B/walk-cache stamp name
 	branch=$(g symbolic-ref -q --short HEAD) || die "work tree is not on a branch"
 	OBJ=$B/obj/walk
-	configure "$OBJ" -- "$TOP/configs/base.config" "$TOP/configs/hmm.config"
+	configure "$OBJ" -- "$TOP/configs/base.config" "$TOP/configs/hmm.config" "$TOP/configs/distro.config"
 	stamp=$(cat "$OBJ/.frag-stamp")
 	mkdir -p "$cache"
 	mapfile -t commits < <(g rev-list --reverse base..HEAD)
