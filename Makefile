@@ -16,6 +16,13 @@ all: deps tree kernel guest
 	$(H)/boot.sh hmm hmm
 	@$(REPORT) --label hmm-tests hmm
 
+# The test kernel has 5-level paging (configs/distro.config), which TCG's
+# "-cpu max" runs.  One boot uses it, the others boot with 4 levels: with
+# 5 levels, 6.12 with KASAN can report a wild access in an interrupt that
+# arrives while identify_cpu() rebuilds the boot CPU's feature bits (LA57
+# reads as clear for that moment; seen once in about 20 boots, README).
+NO5LVL := no5lvl
+
 check: deps tree
 	@rm -rf $(RES) && mkdir -p $(RES)
 	$(H)/gates.sh checkpatch
@@ -28,10 +35,10 @@ check: deps tree
 	$(H)/gates.sh modpost
 	$(H)/compile.sh
 	$(H)/boot.sh thp-always distro,hmm,kunit,badinput,lifecycle,stress,faultinject,bench-quick,kmemleak \
-		stress_seconds=$(STRESS_SECONDS) 'faultinject_opts="-n0"'
-	$(H)/boot.sh thp-never hmm,kunit transparent_hugepage=never
-	$(H)/boot.sh thp-madvise hmm,kunit transparent_hugepage=madvise
-	$(H)/boot.sh dax dax 'memmap=512M!0x140000000' 'memmap=256M!0x170000000'
+		stress_seconds=$(STRESS_SECONDS) 'faultinject_opts="-n0"' $(NO5LVL)
+	$(H)/boot.sh thp-never distro,hmm,kunit transparent_hugepage=never $(NO5LVL)
+	$(H)/boot.sh thp-madvise distro,hmm,kunit transparent_hugepage=madvise
+	$(H)/boot.sh dax distro,dax 'memmap=512M!0x140000000' 'memmap=256M!0x170000000' $(NO5LVL)
 	@$(REPORT) --label check checkpatch fixes fixes-selftest order order-selftest roundtrip bisect sparse exports gpl-modpost compile thp-always thp-never thp-madvise dax
 
 deps:

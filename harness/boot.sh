@@ -18,14 +18,9 @@ mkdir -p "$RES"
 # uses the 512 MiB that memmap= reserves at 4 GiB.
 CMDLINE="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 memmap=512M\$0x100000000 hugepages=64 plan=$plan $*"
 
-# Two NUMA nodes of 2.5 GiB, one CPU (socket) each, as the test kernel's NUMA
-# support (configs/distro.config) needs to have something to place.
-NUMA=(-object memory-backend-ram,id=m0,size=2560M -object memory-backend-ram,id=m1,size=2560M
-	-numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1)
-
 qemu() { # qemu ACCEL TIMEOUT CONSOLE OUT CMDLINE; in a subshell so a crash is not reported twice
 	(timeout --foreground -k 5 "$2" qemu-system-x86_64 -machine pc,accel="$1" \
-		-cpu max -smp 2,sockets=2,cores=1,threads=1 -m 5G "${NUMA[@]}" -nographic -no-reboot -monitor none \
+		"${GUEST_MACHINE[@]}" -nographic -no-reboot -monitor none \
 		-kernel "$kernel" -initrd "$initrd" -append "$5" \
 		-serial "file:$3" -serial "file:$4" </dev/null >/dev/null 2>&1) 2>/dev/null
 }

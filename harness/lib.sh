@@ -36,6 +36,14 @@ kmake() {
 		CC="ccache gcc" HOSTCC="ccache gcc" "$@"
 }
 
+# The test guest's machine (boot.sh, run.sh): 2 CPUs, 5 GiB in two NUMA
+# nodes of 2.5 GiB with one CPU each, as the test kernel's NUMA support
+# (configs/distro.config) needs something to place.  One socket per node:
+# CPUs of one package on two nodes make the kernel warn (topology_sane()).
+GUEST_MACHINE=(-cpu max -smp 2,sockets=2,cores=1,threads=1 -m 5G
+	-object memory-backend-ram,id=m0,size=2560M -object memory-backend-ram,id=m1,size=2560M
+	-numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1)
+
 say() { printf '%s: %s\n' "${STAGE:-harness}" "$*"; }
 die() { printf '%s: error: %s\n' "${STAGE:-harness}" "$*" >&2; exit 1; }
 

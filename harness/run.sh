@@ -22,7 +22,7 @@ mkdir -p "$RES"
 
 accel=${QEMU_ACCEL:-tcg}
 base="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 memmap=512M\$0x100000000 hugepages=64"
-qemu=(qemu-system-x86_64 -machine pc,accel="$accel" -cpu max -smp 2 -m 5G
+qemu=(qemu-system-x86_64 -machine pc,accel="$accel" "${GUEST_MACHINE[@]}"
 	-nographic -no-reboot -kernel "$kernel" -initrd "$initrd")
 
 if [ -z "${CMD:-}" ]; then
