@@ -10,7 +10,10 @@
 #                                 gives HEAD's tree and messages
 #   harness/gates.sh walk         build every commit base..HEAD on its own
 #                                 (bisectability) and compare sparse (C=2)
-#                                 warnings of the touched files, base vs HEAD
+#                                 warnings of the touched files, base vs HEAD;
+#                                 a commit that changes only selftests,
+#                                 Documentation/ or MAINTAINERS compiles the
+#                                 selftest C files it touches instead
 # The walk checks commits out in the work tree, which tree.sh has verified
 # holds no uncommitted work, and returns to the branch at the end.
 STAGE=gates
@@ -91,6 +94,17 @@ sparse_of() {
 # (commit ids are the same on every machine, see base.sh): a commit that
 # built once is not built again, so a warm run with no change checks
 # nothing out.
+# selftests_build FILES: compile the selftest C files among FILES (one
+# path per line) in the work tree as checked out, warnings fatal.
+selftests_build() {
+	local f
+	for f in $(grep -E '^tools/testing/selftests/.*\.c$' <<<"$1"); do
+		echo "gcc -c $f"
+		gcc -c -O2 -Wall -Werror -I"$SRC" -I"$SRC/tools/include/uapi" \
+			-I"$SRC/tools/testing/selftests" -o /dev/null "$SRC/$f" || return 1
+	done
+}
+
 walk() {
 	[ -z "$(g status --porcelain --untracked-files=normal)" ] ||
 		die "uncommitted changes in $SRC; the walk needs a clean tree"
@@ -112,6 +126,21 @@ walk() {
 			continue
 		fi
 		g checkout -q --detach "$c"
+		files=$(g diff --name-only "$c^" "$c")
+		if ! grep -qvE '^(tools/testing/selftests/|Documentation/|MAINTAINERS$)' <<<"$files"; then
+			# Nothing kbuild reads changed: the kernel is the one
+			# the walk built last.  What such a commit can break is
+			# its selftests: compile each C file it touches.
+			say "[$i/${#commits[@]}] compiling the selftests of $name"
+			if selftests_build "$files" >"$log" 2>&1; then
+				tap ok "$i $name"
+				touch "$cache/$c.$stamp"
+			else
+				tail -40 "$log" >"$log.tail"
+				tap not-ok "$i $name" "$log.tail"
+			fi
+			continue
+		fi
 		say "[$i/${#commits[@]}] building $name"
 		# An older commit may lack options of the fragments: take
 		# Kconfig's defaults for them, without prompting.
