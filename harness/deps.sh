@@ -8,7 +8,7 @@ pkgs=(
 	build-essential flex bison bc libelf-dev libssl-dev dwarves cpio rsync	# rsync: headers_install
 	xz-utils kmod ccache sparse git git-email python3 python3-ply python3-git perl
 	libmailtools-perl python3-aiosmtpd	# git send-email; the SMTP server of the round trip
-	busybox-static qemu-system-x86 e2fsprogs	# guest
+	busybox-static bash-static qemu-system-x86 e2fsprogs	# guest; bash for test_hmm.sh
 	gcc-powerpc64le-linux-gnu	# powerpc compile checks
 )
 

@@ -24,7 +24,16 @@ for lib in $(ldd "$mke2fs" | grep -o '/[^ ]*'); do
 	cp -L "$lib" "$root$lib"
 done
 install -m 0755 "$TOP/harness/guest/init" "$root/init"
-find "$OBJ/modroot/lib/modules" -name '*.ko' -exec cp {} "$root/lib/modules/" \;
+# The modules as modules_install left them (modules.dep for modprobe and
+# modinfo, which test_hmm.sh uses), and each also at /lib/modules/NAME.ko,
+# where the guest's own steps insmod them.
+rel=$(cat "$OBJ/include/config/kernel.release")
+[ -f "$OBJ/modroot/lib/modules/$rel/modules.dep" ] || die "no modules.dep in $OBJ/modroot (depmod: kmod)"
+cp -a "$OBJ/modroot/lib/modules/$rel" "$root/lib/modules/$rel"
+(cd "$root/lib/modules" && find "$rel" -name '*.ko' -exec ln -s {} . \;)
+# test_hmm.sh, as run_vmtests.sh runs it: bash, next to the programs
+cp /bin/bash-static "$root/bin/bash"
+install -m 0755 "$sel/mm/test_hmm.sh" "$root/tests/test_hmm.sh"
 
 CFLAGS=(-static -O2 -Wall -isystem "$OBJ/usr/include" -I"$SRC" -I"$SRC/tools/include/uapi" -I"$sel")
 LIBS=(-lpthread -lrt -lm)
