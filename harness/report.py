@@ -113,7 +113,8 @@ def parse_tap(kunit_parser, lines, suite, verdict):
 
 
 def sections(path):
-    """Yield (suite, lines, rc) for each framed section of a results channel."""
+    """Yield (suite, lines, rc, seconds) for each framed section of a
+    results channel (seconds None where the END line has no s=)."""
     cur, buf = None, []
     with open(path, errors='replace') as f:
         for line in f:
@@ -121,18 +122,18 @@ def sections(path):
             m = re.match(r'### BEGIN (\S+)$', line)
             if m:
                 if cur:
-                    yield cur, buf, None
+                    yield cur, buf, None, None
                 cur, buf = m.group(1), []
                 continue
-            m = re.match(r'### END (\S+) rc=(\d+)$', line)
+            m = re.match(r'### END (\S+) rc=(\d+)(?: s=(\d+))?$', line)
             if m and cur:
-                yield cur, buf, int(m.group(2))
+                yield cur, buf, int(m.group(2)), m.group(3)
                 cur, buf = None, []
                 continue
             if cur:
                 buf.append(line)
     if cur:
-        yield cur, buf, None
+        yield cur, buf, None, None
 
 
 def splats(path):
@@ -168,7 +169,10 @@ def report_boot(kunit_parser, res, name, verdict, notes):
             meta = dict(kv.split('=', 1) for kv in f.read().split())
     out = os.path.join(res, name + '.out')
     text = open(out, errors='replace').read() if os.path.exists(out) else ''
-    for suite, lines, rc in sections(out) if text else []:
+    times = []
+    for suite, lines, rc, secs in sections(out) if text else []:
+        if secs is not None:
+            times.append(f'{suite} {secs} s')
         before = len(verdict.cases)
         parse_tap(kunit_parser, lines, f'{name}:{suite}', verdict)
         mine = [c[1] for c in verdict.cases[before:]]
@@ -188,7 +192,8 @@ def report_boot(kunit_parser, res, name, verdict, notes):
     found = splats(os.path.join(res, name + '.console'))
     verdict.add(f'boot:{name}/no-splat', 'FAIL' if found else 'PASS',
                 '\n----\n'.join(found[:3]))
-    notes.append(f'boot {name}: accel={meta.get("accel")}, {meta.get("seconds")} s')
+    notes.append(f'boot {name}: accel={meta.get("accel")}, {meta.get("seconds")} s' +
+                 (f' ({", ".join(times)})' if times else ''))
 
 
 def main():
