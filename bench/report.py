@@ -35,7 +35,7 @@ def parse_out(path):
             if line == '### BEGIN hmm-bench':
                 inside = True
                 continue
-            if re.match(r'### END hmm-bench rc=\d+$', line):
+            if re.match(r'### END hmm-bench rc=\d+( s=\d+)?$', line):
                 inside, complete = False, True
                 continue
             if not inside:
