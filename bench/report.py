@@ -174,6 +174,9 @@ def main():
                                       if 'tcg' in accel else ''))
     if len(accel) > 1:
         print('WARNING: the two boots ran on different accelerators: the ratios are meaningless')
+    cpus = {b['meta'].get('cpu', '?'), p['meta'].get('cpu', '?')}
+    print(f'guest cpu: {"/".join(sorted(cpus))}' + ('  (no "rep movsb": TCG runs it a byte at a time)'
+                                                    if all('erms=off' in c for c in cpus) else ''))
     print(f'guest: THP {b["info"].get("thp_enabled", "?")}; clocksource {b["info"].get("clocksource", "?")}'
           f'/{p["info"].get("clocksource", "?")}; memcpy {p["info"].get("memcpy", "?")}; '
           f'median of {reps}, one call over the range per sample')

@@ -43,5 +43,5 @@ start=$(date +%s)
 rc=0
 qemu "$accel" "$timeout" "$RES/$name.console" "$RES/$name.out" "$CMDLINE" || rc=$?
 secs=$(($(date +%s) - start))
-echo "accel=$accel seconds=$secs qemu_rc=$rc" >"$RES/$name.meta"
+echo "accel=$accel seconds=$secs qemu_rc=$rc cpu=${GUEST_CPU:-max}" >"$RES/$name.meta"
 say "$name: guest ran ${secs}s (accel=$accel, qemu exit $rc)"

@@ -40,7 +40,8 @@ kmake() {
 # nodes of 2.5 GiB with one CPU each, as the test kernel's NUMA support
 # (configs/distro.config) needs something to place.  One socket per node:
 # CPUs of one package on two nodes make the kernel warn (topology_sane()).
-GUEST_MACHINE=(-cpu max -smp 2,sockets=2,cores=1,threads=1 -m 5G
+# GUEST_CPU picks the -cpu model (bench.sh sets one without "rep movsb").
+GUEST_MACHINE=(-cpu "${GUEST_CPU:-max}" -smp 2,sockets=2,cores=1,threads=1 -m 5G
 	-object memory-backend-ram,id=m0,size=2560M -object memory-backend-ram,id=m1,size=2560M
 	-numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1)
 
