@@ -13,6 +13,8 @@
 #   BENCH_PATCHED   revision of build/linux to benchmark (default HEAD)
 #   BENCH_TIMEOUT   seconds per guest (default 780)
 #   QEMU_ACCEL      kvm|tcg: as for boot.sh; both guests use the same one
+#   BENCH_SERIAL    set: boot the base guest, then the patched one (default:
+#                   both at once)
 STAGE=bench
 . "$(dirname "$0")/lib.sh"
 need_tree
@@ -144,11 +146,17 @@ run() {
 	# derives the guest TSC from the host clock: keep it.
 	local args=(tsc=reliable bench_reps="$REPS") pids=()
 	[ -n "${BENCH_SIZES:-}" ] && args+=(bench_sizes="$BENCH_SIZES")
-	OBJ=$OBJ_BASE BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-base bench "${args[@]}" &
-	pids+=($!)
-	OBJ=$OBJ_PATCHED BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-patched bench "${args[@]}" &
-	pids+=($!)
-	wait "${pids[@]}"
+	args+=(${BENCH_EXTRA:-})
+	if [ -n "${BENCH_SERIAL:-}" ]; then
+		OBJ=$OBJ_BASE BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-base bench "${args[@]}"
+		OBJ=$OBJ_PATCHED BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-patched bench "${args[@]}"
+	else
+		OBJ=$OBJ_BASE BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-base bench "${args[@]}" &
+		pids+=($!)
+		OBJ=$OBJ_PATCHED BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-patched bench "${args[@]}" &
+		pids+=($!)
+		wait "${pids[@]}"
+	fi
 	for o in bench-base bench-patched; do
 		cp "$RES/$o.out" "$RES/$o.console" "$RES/$o.meta" "$OUT/"
 	done
