@@ -34,8 +34,8 @@ check: deps tree
 	$(H)/gates.sh exports
 	$(H)/gates.sh modpost
 	$(H)/compile.sh
-	$(H)/boot.sh thp-always distro,hmm,kunit,badinput,lifecycle,stress,faultinject,bench-quick,kmemleak \
-		stress_seconds=$(STRESS_SECONDS) 'faultinject_opts="-n0"' $(NO5LVL)
+	$(H)/boot.sh thp-always distro,hmm,kunit,badinput,lifecycle,stress,stress-thp,faultinject,bench-quick,kmemleak \
+		stress_seconds=$(STRESS_SECONDS) stress_thp_seconds=30 'faultinject_opts="-n0"' $(NO5LVL)
 	$(H)/boot.sh thp-never distro,hmm,kunit transparent_hugepage=never $(NO5LVL)
 	$(H)/boot.sh thp-madvise distro,hmm,kunit transparent_hugepage=madvise
 	$(H)/boot.sh dax distro,dax 'memmap=512M!0x140000000' 'memmap=256M!0x170000000' $(NO5LVL)

@@ -15,6 +15,9 @@
 #   QEMU_ACCEL      kvm|tcg: as for boot.sh; both guests use the same one
 #   BENCH_SERIAL    set: boot the base guest, then the patched one (default:
 #                   both at once)
+#   BENCH_EXTRA     more kernel command line words for both guests, e.g.
+#                   hmm_params=evict_on_close=0 (test_hmm parameters; the
+#                   base's test_hmm ignores the ones it does not have)
 STAGE=bench
 . "$(dirname "$0")/lib.sh"
 need_tree
