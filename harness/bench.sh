@@ -150,16 +150,15 @@ run() {
 	local args=(tsc=reliable bench_reps="$REPS") pids=()
 	[ -n "${BENCH_SIZES:-}" ] && args+=(bench_sizes="$BENCH_SIZES")
 	args+=(${BENCH_EXTRA:-})
-	if [ -n "${BENCH_SERIAL:-}" ]; then
-		OBJ=$OBJ_BASE BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-base bench "${args[@]}"
-		OBJ=$OBJ_PATCHED BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-patched bench "${args[@]}"
-	else
-		OBJ=$OBJ_BASE BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-base bench "${args[@]}" &
+	local name obj
+	for name in bench-base bench-patched; do
+		obj=$OBJ_BASE
+		[ $name = bench-patched ] && obj=$OBJ_PATCHED
+		OBJ=$obj BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" $name bench "${args[@]}" &
 		pids+=($!)
-		OBJ=$OBJ_PATCHED BOOT_TIMEOUT=$TIMEOUT "$TOP/harness/boot.sh" bench-patched bench "${args[@]}" &
-		pids+=($!)
-		wait "${pids[@]}"
-	fi
+		[ -z "${BENCH_SERIAL:-}" ] || wait $!
+	done
+	wait "${pids[@]}"
 	for o in bench-base bench-patched; do
 		cp "$RES/$o.out" "$RES/$o.console" "$RES/$o.meta" "$OUT/"
 	done
