@@ -11,6 +11,10 @@
  *   migrate    HMM_DMIRROR_MIGRATE_TO_DEV of a populated range
  *   fault      CPU read of one word per page of the migrated range, each
  *              page migrating back to RAM through dev_pagemap_ops
+ *   move       migrate less its copy-back: the same sample's migrate time
+ *              minus that of an HMM_DMIRROR_READ of the migrated range,
+ *              timed right after it (the same two copies, from the device
+ *              pages to the caller), so what the migration itself takes
  *   read       HMM_DMIRROR_READ on a fresh mirror (hmm_range_fault with
  *              faulting, then the device copy)
  *   snapshot   HMM_DMIRROR_SNAPSHOT (hmm_range_fault without faulting)
@@ -55,9 +59,10 @@
 #define MAX_SIZES	32
 #define TRIES		3	/* attempts of a sample that fails transiently */
 
-enum { TOUCH, MEMCPY, MIGRATE, FAULT, READ, SNAPSHOT, EXCLUSIVE, NOPS };
+enum { TOUCH, MEMCPY, MIGRATE, FAULT, MOVE, READ, SNAPSHOT, EXCLUSIVE, NOPS };
 static const char *const op_name[NOPS] = {
-	"touch", "memcpy", "migrate", "fault", "read", "snapshot", "exclusive",
+	"touch", "memcpy", "migrate", "fault", "move", "read", "snapshot",
+	"exclusive",
 };
 
 static size_t page_size;
@@ -330,7 +335,12 @@ static int sample_migrate(struct group *g, uint64_t *t)
 		return ret;
 	ret = timed_copy(g, fd, HMM_DMIRROR_MIGRATE_TO_DEV, r, seed, "migrate",
 			 &t[0]);
+	/* The copy-back alone: the pages are in device memory, mirrored */
+	if (!ret)
+		ret = timed_copy(g, fd, HMM_DMIRROR_READ, r, seed, "move-read",
+				 &t[2]);
 	if (!ret) {
+		t[2] = t[0] > t[2] ? t[0] - t[2] : 0;
 		/* Each read faults one device-private page back to RAM. */
 		t0 = now_ns();
 		for (i = 0; i < g->npages; i++)
@@ -410,7 +420,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /*
- * One sample of @op into res[op] (and res[FAULT] for migrate), unless the op
+ * One sample of @op into res[op] (and res[FAULT], res[MOVE] for migrate), unless the op
  * already failed in an earlier round: a failure ends the case.
  */
 static void run_op(struct group *g, int op, struct result *res)
@@ -420,8 +430,8 @@ static void run_op(struct group *g, int op, struct result *res)
 		[MIGRATE] = sample_migrate, [READ] = sample_read,
 		[SNAPSHOT] = sample_snapshot, [EXCLUSIVE] = sample_exclusive,
 	};
-	struct result *r = &res[op], *f = &res[FAULT];
-	uint64_t t[2];
+	struct result *r = &res[op], *f = &res[FAULT], *m = &res[MOVE];
+	uint64_t t[3];
 	int try, ret;
 
 	if (r->status[0])
@@ -435,10 +445,12 @@ static void run_op(struct group *g, int op, struct result *res)
 		r->retries++;
 	}
 	if (op == MIGRATE)
-		f->retries = r->retries;
+		f->retries = m->retries = r->retries;
 	/* Only the check after the fault back failed: migrate itself is fine. */
 	if (op == MIGRATE && ret > 0 && !strncmp(why, "bad-data:fault", 14)) {
 		r->ns[r->n++] = t[0];
+		if (!m->status[0])
+			m->ns[m->n++] = t[2];
 		snprintf(f->status, sizeof(f->status), "%s", why);
 		return;
 	}
@@ -449,11 +461,15 @@ static void run_op(struct group *g, int op, struct result *res)
 	if (ret) {
 		if (op == MIGRATE && !f->status[0])
 			strcpy(f->status, "skip:migrate-failed");
+		if (op == MIGRATE && !m->status[0])
+			strcpy(m->status, "skip:migrate-failed");
 		return;
 	}
 	r->ns[r->n++] = t[0];
 	if (op == MIGRATE && !f->status[0])
 		f->ns[f->n++] = t[1];
+	if (op == MIGRATE && !m->status[0])
+		m->ns[m->n++] = t[2];
 }
 
 /* Value at fraction @q of the sorted samples, interpolated. */
@@ -536,7 +552,9 @@ static void run_group(struct group *g, const int *want, struct result *res)
 		g->thp_pct = pct;
 
 	for (op = 0; op < NOPS; op++)
-		if (op != FAULT && (want[op] || (op == MIGRATE && want[FAULT])))
+		if (op != FAULT && op != MOVE &&
+		    (want[op] ||
+		     (op == MIGRATE && (want[FAULT] || want[MOVE]))))
 			run_op(g, op, res);
 out:
 	if (g->src)

@@ -19,7 +19,7 @@ import sys
 
 COLS = ['op', 'thp', 'size', 'reps', 'med_us', 'min_us', 'max_us', 'q1_us', 'q3_us',
         'gbps', 'thp_pct', 'retries', 'status']
-OPS = ['touch', 'memcpy', 'migrate', 'fault', 'read', 'snapshot', 'exclusive']
+OPS = ['touch', 'memcpy', 'migrate', 'fault', 'move', 'read', 'snapshot', 'exclusive']
 
 
 def parse_out(path):
