@@ -43,6 +43,9 @@ for t in "${topics[@]}"; do
 	while read -r a; do [ -n "$a" ] && args+=(--to="$a"); done < <(cd "$SRC" && printf '%s\n' $files | xargs "${gm[@]}" --nol --no-multiline 2>/dev/null | tr ',' '\n' | sed 's/^ *//' | sort -u)
 	while read -r a; do [ -n "$a" ] && args+=(--cc="$a"); done < <(cd "$SRC" && printf '%s\n' $files | xargs "${gm[@]}" --nom --nor --no-multiline 2>/dev/null | tr ',' '\n' | sed 's/^ *//' | sort -u)
 	d=$tmp/$slug
+	# git names a cover letter's Message-Id after the second it is made
+	# in: two topics formatted within one second would share it (seen).
+	[ "$n" -eq 1 ] || sleep 1
 	g format-patch --quiet --cover-letter --thread=shallow --numbered \
 		--no-signature --from="$IDENT_NAME <$IDENT_EMAIL>" --base=base \
 		"${args[@]}" -o "$d" "$from^..$to"
