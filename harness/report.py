@@ -6,7 +6,9 @@ Inputs, all under the results directory:
   NAME.out      results channel of a boot: sections framed by
                 "### BEGIN suite" / "### END suite rc=N", each TAP or KTAP
   NAME.console  kernel console of that boot, searched for splats
-  NAME.meta     accelerator, seconds and QEMU exit status of that boot
+  NAME.meta     accelerator, seconds and QEMU exit status of that boot, and
+                whether boot.sh booted it twice after the known early-boot
+                flake (NAME.attempt1.console: the first attempt; a note)
   NAME.tap      KTAP written by a series gate (checkpatch, bisect, sparse...)
 
 TAP is parsed with the kernel's own KTAP parser (tools/testing/kunit).  Every
@@ -194,6 +196,12 @@ def report_boot(kunit_parser, res, name, verdict, notes):
                 '\n----\n'.join(found[:3]))
     notes.append(f'boot {name}: accel={meta.get("accel")}, {meta.get("seconds")} s' +
                  (f' ({", ".join(times)})' if times else ''))
+    if meta.get('retried'):
+        # boot.sh booted once more after the known early-boot flake; the
+        # first attempt ran nothing of the plan.
+        notes.append(f'boot {name}: first attempt died before init after '
+                     f'{meta.get("first_seconds")} s ({meta["retried"]}, '
+                     f'{name}.attempt1.console); booted once more')
 
 
 def main():
