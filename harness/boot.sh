@@ -62,7 +62,9 @@ while :; do
 	say "$name: guest ran ${secs}s (accel=$accel, qemu exit $rc)"
 	# One retry, for that flake only; its logs are kept and report.py
 	# names it.  Any other death, or the flake twice, fails the boot.
-	[ "$attempt" = 1 ] && early_flake || break
+	if [ "$attempt" != 1 ] || ! early_flake; then
+		break
+	fi
 	mv "$RES/$name.console" "$RES/$name.attempt1.console"
 	mv "$RES/$name.out" "$RES/$name.attempt1.out" 2>/dev/null || : >"$RES/$name.attempt1.out"
 	retried=" retried=early-kasan-identify_cpu first_seconds=$secs"
