@@ -16,23 +16,27 @@ mkdir -p "$tmp/obj/arch/x86/boot"
 : >"$tmp/obj/initramfs.cpio.gz"
 : >"$tmp/known"
 
-# CASE: FAKE_PLAN, boots expected, final verdict of report.py (0 = pass)
+# CASE: FAKE_PLAN | boots expected | exit status of report.py (0 = pass) |
+# the report's cases that fail (none when it passes)
 cases=(
-	"flake ok|2|0"
-	"flake flake|2|1"
-	"other ok|1|1"
-	"late ok|1|1"
-	"ok|1|0"
+	"flake ok|2|0|"
+	"flake flake|2|1|completed no-splat"
+	"other ok|1|1|completed no-splat"
+	"late ok|1|1|completed no-splat"
+	"warnflake ok|2|1|first-attempt"
+	"ok|1|0|"
 )
 exec 3>"$RES/boot-selftest.tap"
 echo "KTAP version 1" >&3
 echo "1..${#cases[@]}" >&3
 i=0 bad=0
 for c in "${cases[@]}"; do
-	IFS='|' read -r plan boots want <<<"$c"
+	IFS='|' read -r plan boots want fails <<<"$c"
 	i=$((i + 1))
 	b=$tmp/b$i
-	mkdir -p "$b"
+	mkdir -p "$b/results"
+	# A first attempt's logs left by an earlier run must not survive.
+	echo stale >"$b/results/t.attempt1.console"
 	why=
 	B=$b OBJ=$tmp/obj QEMU=$fix/fake-qemu QEMU_ACCEL=tcg FAKE_PLAN=$plan \
 		FAKE_STATE=$b/n "$TOP/harness/boot.sh" t fake >"$b/log" 2>&1 ||
@@ -41,18 +45,27 @@ for c in "${cases[@]}"; do
 	[ -n "$why" ] || [ "$got" = "$boots" ] || why="booted $got times, expected $boots"
 	if [ -z "$why" ] && [ "$boots" = 2 ]; then
 		grep -q 'retried=' "$b/results/t.meta" || why="no retry in t.meta"
-		cmp -s "$fix/flake.console" "$b/results/t.attempt1.console" ||
+		f=${plan%% *}
+		cmp -s "$fix/$f.console" "$b/results/t.attempt1.console" ||
 			why="first attempt's console not kept"
+		[ -e "$b/results/t.attempt1.out" ] || why="first attempt's results channel not kept"
+		grep -q 'seconds=.* qemu_rc=0 .*first_qemu_rc=0' "$b/results/t.meta" ||
+			why="t.meta: $(cat "$b/results/t.meta")"
 	fi
 	if [ -z "$why" ] && [ "$boots" = 1 ]; then
 		! grep -q 'retried=' "$b/results/t.meta" || why="t.meta names a retry"
-		[ ! -e "$b/results/t.attempt1.console" ] || why="stray t.attempt1.console"
+		[ ! -e "$b/results/t.attempt1.console" ] || why="stale or stray t.attempt1.console"
 	fi
 	if [ -z "$why" ]; then
 		r=0
 		python3 "$TOP/harness/report.py" --tree "$SRC" --results "$b/results" \
 			--known "$tmp/known" --label t t >"$b/report" 2>&1 || r=$?
 		[ "$r" = "$want" ] || why="report.py exited $r, expected $want"
+		# The verdict's own failures, exactly those listed, and its summary.
+		got=$(sed -n 's/^FAILED  boot:t\///p' "$b/report" | tr '\n' ' ' | sed 's/ $//')
+		[ -n "$why" ] || [ "$got" = "$fails" ] || why="report fails [$got], expected [$fails]"
+		grep -q '^t: [0-9]* passed, [0-9]* failed, 0 skipped$' "$b/report" ||
+			why="${why:-report.py printed no summary}"
 		if [ "$boots" = 2 ] && ! grep -q 'first attempt died before init' "$b/report"; then
 			why="report.py does not name the retry"
 		fi

@@ -2,7 +2,9 @@
 # Stage "boot/run": boot the test kernel and initramfs under QEMU and collect
 # the console log and the results channel.
 #   harness/boot.sh NAME PLAN [extra kernel args]
-# Writes $RES/NAME.console and $RES/NAME.out.  QEMU_ACCEL=kvm|tcg overrides
+# Writes $RES/NAME.console, $RES/NAME.out and $RES/NAME.meta, and after the
+# one retry (early_flake() below) $RES/NAME.attempt1.{console,out} of the
+# first attempt.  QEMU_ACCEL=kvm|tcg overrides
 # the probe; BOOT_TIMEOUT (seconds) bounds the run; QEMU names the emulator
 # (harness/boot-selftest.sh runs a fake one).
 STAGE=boot
@@ -67,7 +69,7 @@ while :; do
 	fi
 	mv "$RES/$name.console" "$RES/$name.attempt1.console"
 	mv "$RES/$name.out" "$RES/$name.attempt1.out" 2>/dev/null || : >"$RES/$name.attempt1.out"
-	retried=" retried=early-kasan-identify_cpu first_seconds=$secs"
+	retried=" retried=early-kasan-identify_cpu first_seconds=$secs first_qemu_rc=$rc"
 	say "$name: died before init with the known identify_cpu() KASAN flake; booting once more"
 	attempt=2
 done

@@ -17,7 +17,8 @@ failures: reported apart, and an error if they pass.  A skipped case fails
 unless it is listed there as an expected skip ("skip NAME reason"), and a
 listed skip that runs fails too.  A section whose program exits non-zero
 fails (unless it holds expected failures).  A boot adds two cases of its
-own: it completed, and its console shows no splat.
+own: it completed, and its console shows no splat; after boot.sh's one
+retry a third, that the first attempt's first splat was the known flake.
 """
 import argparse
 import io
@@ -164,6 +165,16 @@ def splats(path):
     return out
 
 
+def first_splat(console):
+    """First line of CONSOLE that splats() would report, or ''."""
+    if not os.path.exists(console):
+        return ''
+    for line in open(console, errors='replace').read().splitlines():
+        if SPLAT.search(line):
+            return line.strip()
+    return ''
+
+
 def report_boot(kunit_parser, res, name, verdict, notes):
     meta = {}
     if os.path.exists(os.path.join(res, name + '.meta')):
@@ -198,7 +209,13 @@ def report_boot(kunit_parser, res, name, verdict, notes):
                  (f' ({", ".join(times)})' if times else ''))
     if meta.get('retried'):
         # boot.sh booted once more after the known early-boot flake; the
-        # first attempt ran nothing of the plan.
+        # first attempt ran nothing of the plan.  Its console counts too:
+        # its first splat must be that KASAN report, not one before it.
+        first = first_splat(os.path.join(res, name + '.attempt1.console'))
+        flake = 'BUG: KASAN: wild-memory-access' in first
+        verdict.add(f'boot:{name}/first-attempt', 'PASS' if flake else 'FAIL',
+                    '' if flake else 'first splat of the attempt boot.sh retried: ' +
+                    (first or 'none'))
         notes.append(f'boot {name}: first attempt died before init after '
                      f'{meta.get("first_seconds")} s ({meta["retried"]}, '
                      f'{name}.attempt1.console); booted once more')
