@@ -4,9 +4,9 @@
 #   harness/boot.sh NAME PLAN [extra kernel args]
 # Writes $RES/NAME.console, $RES/NAME.out and $RES/NAME.meta, and after the
 # one retry (early_flake() below) $RES/NAME.attempt1.{console,out} of the
-# first attempt.  QEMU_ACCEL=kvm|tcg overrides
-# the probe; BOOT_TIMEOUT (seconds) bounds the run; QEMU names the emulator
-# (harness/boot-selftest.sh runs a fake one).
+# first attempt.  QEMU_ACCEL=kvm|tcg overrides the probe; BOOT_TIMEOUT
+# (seconds) bounds the run; QEMU names the emulator (harness/boot-selftest.sh
+# runs a fake one).
 STAGE=boot
 . "$(dirname "$0")/lib.sh"
 
