@@ -32,7 +32,9 @@
  * Output: TAP (one case per op, size and THP mode) with one CSV line per
  * case as a "# csv: " diagnostic just before its result line; the column
  * names are on the "# csv-header: " line.  Times in µs per call: median,
- * min, max, quartiles; GB/s = bytes / median.
+ * min, max, quartiles; GB/s = bytes / median; then the median time of the
+ * reference loop around the samples (cal_us, see cal_ns()) and the median
+ * and quartiles of the samples in reference units (rel_*).
  *
  * Build: gcc -static -O2 -isystem OBJ/usr/include -I TREE hmm-bench.c
  */
@@ -70,7 +72,9 @@ static const char *device = "/dev/hmm_dmirror0";
 static int reps = 9;
 
 struct result {
-	uint64_t ns[MAX_REPS];
+	double ns[MAX_REPS];	/* each sample's time */
+	double cal[MAX_REPS];	/* the reference's time around it, ns */
+	double rel[MAX_REPS];	/* the sample in reference units */
 	int n;
 	int retries;
 	char status[64];	/* "" while fine, then "ok", "error:EBUSY",
@@ -95,6 +99,54 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * The emulated CPU's speed follows the host's, which on a shared machine
+ * can change by nearly 2x from one stretch of tens of milliseconds to the
+ * next: a 100 us call timed in a slow stretch of one guest and a fast one
+ * of the other says little about the kernels.  So each timed call is
+ * bracketed by a reference of fixed work, user code that no kernel runs (a
+ * sum over a 16 KiB buffer), timed right before and right after it.  The
+ * call's time over the mean of the two is its time in reference units,
+ * which moves less with the host's speed than the time does, though not
+ * exactly with it: kernel paths slow down more than this loop.  Both
+ * figures are reported.
+ */
+#define CAL_WORDS	2048
+#define CAL_LOOPS	4
+static uint64_t cal_buf[CAL_WORDS];
+static volatile uint64_t cal_sink;
+static uint64_t cal_pre;
+
+static uint64_t cal_ns(void)
+{
+	uint64_t t0 = now_ns(), x = 1;
+	int i, j;
+
+	for (j = 0; j < CAL_LOOPS; j++)
+		for (i = 0; i < CAL_WORDS; i++)
+			x += cal_buf[i] ^ (x >> 3);
+	cal_sink = x;
+	return now_ns() - t0;
+}
+
+/* One timed call: its time and the reference's around it, both in ns. */
+struct timing {
+	uint64_t ns;
+	uint64_t cal;
+};
+
+static uint64_t timer_start(void)
+{
+	cal_pre = cal_ns();
+	return now_ns();
+}
+
+static void timer_stop(uint64_t t0, struct timing *t)
+{
+	t->ns = now_ns() - t0;
+	t->cal = (cal_pre + cal_ns()) / 2;
 }
 
 static const char *errname(int err)
@@ -242,30 +294,30 @@ static int bad(const char *what, long page)
 	return 1;
 }
 
-static int sample_touch(struct group *g, uint64_t *t)
+static int sample_touch(struct group *g, struct timing *t)
 {
 	char *r = map_range(g->size, g->thp);
 	uint64_t t0;
 
 	if (!r)
 		return -ENOMEM;
-	t0 = now_ns();
+	t0 = timer_start();
 	populate(r, g->size, ++g->seed);
-	t[0] = now_ns() - t0;
+	timer_stop(t0, &t[0]);
 	munmap(r, g->size);
 	return 0;
 }
 
-static int sample_memcpy(struct group *g, uint64_t *t)
+static int sample_memcpy(struct group *g, struct timing *t)
 {
 	uint64_t t0;
 	long b;
 
 	poison_tags(g->out, g->size);
-	t0 = now_ns();
+	t0 = timer_start();
 	memcpy(g->out, g->src, g->size);
 	asm volatile("" ::: "memory");
-	t[0] = now_ns() - t0;
+	timer_stop(t0, &t[0]);
 	b = check_tags(g->out, g->size, 1);
 	return b < 0 ? 0 : bad("copy", b);
 }
@@ -284,7 +336,7 @@ static int cpages_ok(struct hmm_dmirror_cmd *cmd, struct group *g, const char *w
  * g->out, and check that every page arrived with the tags of @seed.
  */
 static int timed_copy(struct group *g, int fd, unsigned long req, char *addr,
-		      unsigned seed, const char *what, uint64_t *t)
+		      unsigned seed, const char *what, struct timing *t)
 {
 	struct hmm_dmirror_cmd cmd;
 	uint64_t t0;
@@ -292,9 +344,9 @@ static int timed_copy(struct group *g, int fd, unsigned long req, char *addr,
 	int ret;
 
 	poison_tags(g->out, g->size);
-	t0 = now_ns();
+	t0 = timer_start();
 	ret = dmirror(fd, req, addr, g->out, g->npages, &cmd);
-	*t = now_ns() - t0;
+	timer_stop(t0, t);
 	if (!ret)
 		ret = cpages_ok(&cmd, g, what);
 	if (!ret && (b = check_tags(g->out, g->size, seed)) >= 0)
@@ -321,7 +373,7 @@ static int fresh_range(struct group *g, char **r, int *fd, unsigned *seed)
 	return 0;
 }
 
-static int sample_migrate(struct group *g, uint64_t *t)
+static int sample_migrate(struct group *g, struct timing *t)
 {
 	uint64_t t0, sum = 0;
 	unsigned long i;
@@ -340,12 +392,13 @@ static int sample_migrate(struct group *g, uint64_t *t)
 		ret = timed_copy(g, fd, HMM_DMIRROR_READ, r, seed, "move-read",
 				 &t[2]);
 	if (!ret) {
-		t[2] = t[0] > t[2] ? t[0] - t[2] : 0;
+		t[2].ns = t[0].ns > t[2].ns ? t[0].ns - t[2].ns : 0;
+		t[2].cal = (t[0].cal + t[2].cal) / 2;
 		/* Each read faults one device-private page back to RAM. */
-		t0 = now_ns();
+		t0 = timer_start();
 		for (i = 0; i < g->npages; i++)
 			sum += *(volatile uint64_t *)(r + i * page_size);
-		t[1] = now_ns() - t0;
+		timer_stop(t0, &t[1]);
 		if ((b = check_tags(r, g->size, seed)) >= 0)
 			ret = bad("fault", b);
 		else if (sum != (uint64_t)seed * g->npages * (1ULL << 32) +
@@ -357,7 +410,7 @@ static int sample_migrate(struct group *g, uint64_t *t)
 	return ret;
 }
 
-static int sample_read(struct group *g, uint64_t *t)
+static int sample_read(struct group *g, struct timing *t)
 {
 	int fd, ret;
 
@@ -369,7 +422,7 @@ static int sample_read(struct group *g, uint64_t *t)
 	return ret;
 }
 
-static int sample_snapshot(struct group *g, uint64_t *t)
+static int sample_snapshot(struct group *g, struct timing *t)
 {
 	struct hmm_dmirror_cmd cmd;
 	unsigned long i;
@@ -380,9 +433,9 @@ static int sample_snapshot(struct group *g, uint64_t *t)
 	fd = open_dev();
 	if (fd < 0)
 		return fd;
-	t0 = now_ns();
+	t0 = timer_start();
 	ret = dmirror(fd, HMM_DMIRROR_SNAPSHOT, g->src, g->perm, g->npages, &cmd);
-	t[0] = now_ns() - t0;
+	timer_stop(t0, &t[0]);
 	close(fd);
 	if (!ret)
 		ret = cpages_ok(&cmd, g, "snapshot");
@@ -392,7 +445,7 @@ static int sample_snapshot(struct group *g, uint64_t *t)
 	return ret;
 }
 
-static int sample_exclusive(struct group *g, uint64_t *t)
+static int sample_exclusive(struct group *g, struct timing *t)
 {
 	unsigned seed;
 	char *r;
@@ -412,11 +465,19 @@ static int sample_exclusive(struct group *g, uint64_t *t)
 	return ret;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_double(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+static void add_sample(struct result *r, const struct timing *t)
+{
+	r->ns[r->n] = t->ns;
+	r->cal[r->n] = t->cal;
+	r->rel[r->n] = t->cal ? r->ns[r->n] / t->cal : 0;
+	r->n++;
 }
 
 /*
@@ -425,13 +486,13 @@ static int cmp_u64(const void *a, const void *b)
  */
 static void run_op(struct group *g, int op, struct result *res)
 {
-	static int (*const fn[NOPS])(struct group *, uint64_t *) = {
+	static int (*const fn[NOPS])(struct group *, struct timing *) = {
 		[TOUCH] = sample_touch, [MEMCPY] = sample_memcpy,
 		[MIGRATE] = sample_migrate, [READ] = sample_read,
 		[SNAPSHOT] = sample_snapshot, [EXCLUSIVE] = sample_exclusive,
 	};
 	struct result *r = &res[op], *f = &res[FAULT], *m = &res[MOVE];
-	uint64_t t[3];
+	struct timing t[3];
 	int try, ret;
 
 	if (r->status[0])
@@ -448,9 +509,9 @@ static void run_op(struct group *g, int op, struct result *res)
 		f->retries = m->retries = r->retries;
 	/* Only the check after the fault back failed: migrate itself is fine. */
 	if (op == MIGRATE && ret > 0 && !strncmp(why, "bad-data:fault", 14)) {
-		r->ns[r->n++] = t[0];
+		add_sample(r, &t[0]);
 		if (!m->status[0])
-			m->ns[m->n++] = t[2];
+			add_sample(m, &t[2]);
 		snprintf(f->status, sizeof(f->status), "%s", why);
 		return;
 	}
@@ -465,15 +526,15 @@ static void run_op(struct group *g, int op, struct result *res)
 			strcpy(m->status, "skip:migrate-failed");
 		return;
 	}
-	r->ns[r->n++] = t[0];
+	add_sample(r, &t[0]);
 	if (op == MIGRATE && !f->status[0])
-		f->ns[f->n++] = t[1];
+		add_sample(f, &t[1]);
 	if (op == MIGRATE && !m->status[0])
-		m->ns[m->n++] = t[2];
+		add_sample(m, &t[2]);
 }
 
 /* Value at fraction @q of the sorted samples, interpolated. */
-static double quantile(const uint64_t *v, int n, double q)
+static double quantile(const double *v, int n, double q)
 {
 	double x = (n - 1) * q;
 	int i = (int)x;
@@ -494,12 +555,12 @@ static void report(struct group *g, int op, struct result *r)
 	printf("# csv: %s,%s,%zu,%d,", op_name[op], g->thp ? "on" : "off",
 	       g->size, r->n);
 	if (r->n) {
-		qsort(r->ns, r->n, sizeof(r->ns[0]), cmp_u64);
+		qsort(r->ns, r->n, sizeof(r->ns[0]), cmp_double);
 		med = quantile(r->ns, r->n, 0.5);
 		q1 = quantile(r->ns, r->n, 0.25);
 		q3 = quantile(r->ns, r->n, 0.75);
 		printf("%.3f,%.3f,%.3f,%.3f,%.3f,", med / 1000,
-		       r->ns[0] / 1000.0, r->ns[r->n - 1] / 1000.0,
+		       r->ns[0] / 1000, r->ns[r->n - 1] / 1000,
 		       q1 / 1000, q3 / 1000);
 		/* bytes per ns = GB/s; none when below the clock's resolution */
 		if (med > 0)
@@ -509,7 +570,19 @@ static void report(struct group *g, int op, struct result *r)
 	} else {
 		printf(",,,,,,");	/* no figures */
 	}
-	printf("%d,%d,%s\n", g->thp_pct, r->retries, r->status);
+	printf("%d,%d,%s,", g->thp_pct, r->retries, r->status);
+	/* The reference's median, and the samples in reference units */
+	if (r->n) {
+		qsort(r->cal, r->n, sizeof(r->cal[0]), cmp_double);
+		qsort(r->rel, r->n, sizeof(r->rel[0]), cmp_double);
+		printf("%.3f,%.5g,%.5g,%.5g\n",
+		       quantile(r->cal, r->n, 0.5) / 1000,
+		       quantile(r->rel, r->n, 0.5),
+		       quantile(r->rel, r->n, 0.25),
+		       quantile(r->rel, r->n, 0.75));
+	} else {
+		printf(",,,\n");
+	}
 
 	if (g->size >= MiB)
 		snprintf(name, sizeof(name), "%s_%zuMiB_thp-%s", op_name[op],
@@ -673,6 +746,9 @@ int main(int argc, char **argv)
 	if (reps < 1 || reps > MAX_REPS)
 		usage(argv[0]);
 	page_size = sysconf(_SC_PAGESIZE);
+	/* Contents the compiler cannot know, so that cal_ns() is not folded */
+	for (i = 0; i < CAL_WORDS; i++)
+		cal_buf[i] = now_ns() ^ ((uint64_t)i << 40);
 
 	list = strdup(sizes_arg);
 	for (tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -746,7 +822,7 @@ int main(int argc, char **argv)
 	printf("# hmm-bench: memcpy=%s\n",
 	       getenv("GLIBC_TUNABLES") && strstr(getenv("GLIBC_TUNABLES"), REP_MOVSB_OFF) ?
 	       "glibc-no-rep-movsb" : "glibc");
-	printf("# csv-header: op,thp,size,reps,med_us,min_us,max_us,q1_us,q3_us,gbps,thp_pct,retries,status\n");
+	printf("# csv-header: op,thp,size,reps,med_us,min_us,max_us,q1_us,q3_us,gbps,thp_pct,retries,status,cal_us,rel_med,rel_q1,rel_q3\n");
 	printf("1..%d\n", ncases);
 	fflush(stdout);
 

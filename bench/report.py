@@ -18,7 +18,9 @@ import subprocess
 import sys
 
 COLS = ['op', 'thp', 'size', 'reps', 'med_us', 'min_us', 'max_us', 'q1_us', 'q3_us',
-        'gbps', 'thp_pct', 'retries', 'status']
+        'gbps', 'thp_pct', 'retries', 'status', 'cal_us', 'rel_med', 'rel_q1', 'rel_q3']
+# hmm-bench before the reference loop printed the first 13 columns only
+OLD_COLS = COLS[:13]
 OPS = ['touch', 'memcpy', 'migrate', 'fault', 'move', 'read', 'snapshot', 'exclusive']
 
 
@@ -52,6 +54,8 @@ def parse_out(path):
                 vals = m.group(1).split(',')
                 if len(vals) == len(COLS):
                     rows.append(dict(zip(COLS, vals)))
+                elif len(vals) == len(OLD_COLS):
+                    rows.append(dict(zip(COLS, vals + [''] * (len(COLS) - len(vals)))))
     return info, rows, complete
 
 
@@ -135,6 +139,9 @@ def main():
         rb, rp = b['by'].get(k), p['by'].get(k)
         gb = fnum(rb['gbps']) if rb else None
         gp = fnum(rp['gbps']) if rp else None
+        # time in reference units: lower is faster
+        xb = fnum(rb['rel_med']) if rb and gb else None
+        xp = fnum(rp['rel_med']) if rp and gp else None
         mb, mp = memcpy_gbps(b, thp, size), memcpy_gbps(p, thp, size)
         joined.append(dict(
             op=op, thp=thp, size=size,
@@ -145,6 +152,9 @@ def main():
             patched_max_us=rp and rp['max_us'], patched_gbps=gp,
             patched_status=rp['status'] if rp else 'missing',
             ratio=(gp / gb) if gb and gp else None,
+            base_cal_us=fnum(rb['cal_us']) if rb else None,
+            patched_cal_us=fnum(rp['cal_us']) if rp else None,
+            ratio_ref=(xb / xp) if xb and xp else None,
             base_frac_memcpy=(gb / mb) if gb and mb else None,
             patched_frac_memcpy=(gp / mp) if gp and mp else None,
             base_retries=int(rb['retries']) if rb and rb['retries'].isdigit() else 0,
@@ -188,9 +198,12 @@ def main():
     print('GB/s = bytes/median time; p/b = patched GB/s / base GB/s (>1: patched faster);')
     print('%mc = GB/s as % of memcpy of the same size and THP mode in the same guest;')
     print('iqr = interquartile range of the samples / median, %: a p/b within it is noise;')
+    print('p/b* = the same from each sample in reference units: its time over that of a fixed')
+    print('  user loop timed right before and after it in the same guest (bench/hmm-bench.c); these')
+    print('  move less with the host speed than the times do, not exactly with it')
     print('min and max of the samples are in the CSV')
     hdr = (f'{"op":<9} {"size":>5} {"thp":>3} | {"base us":>10} {"GB/s":>7} {"%mc":>5} {"iqr":>4} | '
-           f'{"patch us":>10} {"GB/s":>7} {"%mc":>5} {"iqr":>4} | {"p/b":>5}')
+           f'{"patch us":>10} {"GB/s":>7} {"%mc":>5} {"iqr":>4} | {"p/b":>5} {"p/b*":>5}')
     print(hdr)
     print('-' * len(hdr))
     last = None
@@ -209,7 +222,7 @@ def main():
             us = fnum(j[pre + '_med_us'])
             return (f'{us:10.1f} {g:7.3f} ' + fmt(j[pre + '_frac_memcpy'] and 100 * j[pre + '_frac_memcpy'], '.0f', 5) +
                     ' ' + fmt(j[pre + '_iqr_pct'], '.0f', 4))
-        ratio = fmt(j['ratio'], '.2f', 5)
+        ratio = fmt(j['ratio'], '.2f', 5) + ' ' + fmt(j['ratio_ref'], '.2f', 5)
         note = ''
         for pre in ('base', 'patched'):
             st = j[pre + '_status']
@@ -222,6 +235,13 @@ def main():
     mc = [j['ratio'] for j in joined if j['op'] == 'memcpy' and j['ratio']]
     if mc:
         print(f'noise floor: memcpy p/b (same code in both guests) ranges {min(mc):.2f}..{max(mc):.2f}')
+    mc = [j['ratio_ref'] for j in joined if j['op'] == 'memcpy' and j['ratio_ref']]
+    if mc:
+        print(f'noise floor: memcpy p/b* ranges {min(mc):.2f}..{max(mc):.2f}')
+    for label, pre in (('base', 'base'), ('patched', 'patched')):
+        cal = sorted(j[pre + '_cal_us'] for j in joined if j[pre + '_cal_us'])
+        if cal:
+            print(f'{label}: reference loop median per case {cal[0]:.1f}..{cal[-1]:.1f} us')
     for label, pre in (('base', 'base'), ('patched', 'patched')):
         bad = [f'{j["op"]} {human(j["size"])} thp {j["thp"]} ({j[pre + "_status"]})' for j in joined
                if j[pre + '_status'] not in ('ok',) and not j[pre + '_status'].startswith('short')]
