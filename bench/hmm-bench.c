@@ -33,8 +33,10 @@
  * case as a "# csv: " diagnostic just before its result line; the column
  * names are on the "# csv-header: " line.  Times in µs per call: median,
  * min, max, quartiles; GB/s = bytes / median; then the median time of the
- * reference loop around the samples (cal_us, see cal_ns()) and the median
- * and quartiles of the samples in reference units (rel_*).
+ * reference around the samples (cal_us, see cal_ns()) and the median and
+ * quartiles of the samples in reference units (rel_*, each sample over the
+ * mean of the references before and after it; for move, the mean of its
+ * two calls' references).
  *
  * Build: gcc -static -O2 -isystem OBJ/usr/include -I TREE hmm-bench.c
  */
@@ -76,6 +78,7 @@ struct result {
 	double cal[MAX_REPS];	/* the reference's time around it, ns */
 	double rel[MAX_REPS];	/* the sample in reference units */
 	int n;
+	int nrel;		/* samples with a reference time (rel[]) */
 	int retries;
 	char status[64];	/* "" while fine, then "ok", "error:EBUSY",
 				 * "bad-data:...", "skip:..." */
@@ -106,18 +109,20 @@ static uint64_t now_ns(void)
  * can change by nearly 2x from one stretch of tens of milliseconds to the
  * next: a 100 us call timed in a slow stretch of one guest and a fast one
  * of the other says little about the kernels.  So each timed call is
- * bracketed by a reference of fixed work, user code that no kernel runs (a
- * sum over a 16 KiB buffer), timed right before and right after it.  The
- * call's time over the mean of the two is its time in reference units,
- * which moves less with the host's speed than the time does, though not
- * exactly with it: kernel paths slow down more than this loop.  Both
- * figures are reported.
+ * bracketed by a reference of fixed work, user code that no kernel runs
+ * (four passes over a 16 KiB buffer), timed right before and right after
+ * it.  The call's time over the mean of the two is its time in reference
+ * units.  For a call short next to those stretches that moves less with
+ * the host's speed than the time does, though not exactly with it; for a
+ * long call two references at its ends say little about the speed in
+ * between.  Both figures are reported.  The reference also leaves its
+ * buffer in the cache before every call: nothing under TCG, which models
+ * no cache, but on KVM small cases may differ from earlier runs.
  */
 #define CAL_WORDS	2048
 #define CAL_LOOPS	4
 static uint64_t cal_buf[CAL_WORDS];
 static volatile uint64_t cal_sink;
-static uint64_t cal_pre;
 
 static uint64_t cal_ns(void)
 {
@@ -131,22 +136,27 @@ static uint64_t cal_ns(void)
 	return now_ns() - t0;
 }
 
-/* One timed call: its time and the reference's around it, both in ns. */
+/*
+ * One timed call: its time and the mean of the references around it, both
+ * in ns (cal is 0 when the clock is too coarse to time the reference).
+ */
 struct timing {
 	uint64_t ns;
 	uint64_t cal;
+	uint64_t t0;	/* while timing: start of the call */
+	uint64_t pre;	/* while timing: the reference before it */
 };
 
-static uint64_t timer_start(void)
+static void timer_start(struct timing *t)
 {
-	cal_pre = cal_ns();
-	return now_ns();
+	t->pre = cal_ns();
+	t->t0 = now_ns();
 }
 
-static void timer_stop(uint64_t t0, struct timing *t)
+static void timer_stop(struct timing *t)
 {
-	t->ns = now_ns() - t0;
-	t->cal = (cal_pre + cal_ns()) / 2;
+	t->ns = now_ns() - t->t0;
+	t->cal = (t->pre + cal_ns()) / 2;
 }
 
 static const char *errname(int err)
@@ -297,27 +307,25 @@ static int bad(const char *what, long page)
 static int sample_touch(struct group *g, struct timing *t)
 {
 	char *r = map_range(g->size, g->thp);
-	uint64_t t0;
 
 	if (!r)
 		return -ENOMEM;
-	t0 = timer_start();
+	timer_start(&t[0]);
 	populate(r, g->size, ++g->seed);
-	timer_stop(t0, &t[0]);
+	timer_stop(&t[0]);
 	munmap(r, g->size);
 	return 0;
 }
 
 static int sample_memcpy(struct group *g, struct timing *t)
 {
-	uint64_t t0;
 	long b;
 
 	poison_tags(g->out, g->size);
-	t0 = timer_start();
+	timer_start(&t[0]);
 	memcpy(g->out, g->src, g->size);
 	asm volatile("" ::: "memory");
-	timer_stop(t0, &t[0]);
+	timer_stop(&t[0]);
 	b = check_tags(g->out, g->size, 1);
 	return b < 0 ? 0 : bad("copy", b);
 }
@@ -339,14 +347,13 @@ static int timed_copy(struct group *g, int fd, unsigned long req, char *addr,
 		      unsigned seed, const char *what, struct timing *t)
 {
 	struct hmm_dmirror_cmd cmd;
-	uint64_t t0;
 	long b;
 	int ret;
 
 	poison_tags(g->out, g->size);
-	t0 = timer_start();
+	timer_start(t);
 	ret = dmirror(fd, req, addr, g->out, g->npages, &cmd);
-	timer_stop(t0, t);
+	timer_stop(t);
 	if (!ret)
 		ret = cpages_ok(&cmd, g, what);
 	if (!ret && (b = check_tags(g->out, g->size, seed)) >= 0)
@@ -375,7 +382,7 @@ static int fresh_range(struct group *g, char **r, int *fd, unsigned *seed)
 
 static int sample_migrate(struct group *g, struct timing *t)
 {
-	uint64_t t0, sum = 0;
+	uint64_t sum = 0;
 	unsigned long i;
 	unsigned seed;
 	char *r;
@@ -392,13 +399,14 @@ static int sample_migrate(struct group *g, struct timing *t)
 		ret = timed_copy(g, fd, HMM_DMIRROR_READ, r, seed, "move-read",
 				 &t[2]);
 	if (!ret) {
+		/* its reference: the mean of both calls' references */
 		t[2].ns = t[0].ns > t[2].ns ? t[0].ns - t[2].ns : 0;
 		t[2].cal = (t[0].cal + t[2].cal) / 2;
 		/* Each read faults one device-private page back to RAM. */
-		t0 = timer_start();
+			timer_start(&t[1]);
 		for (i = 0; i < g->npages; i++)
 			sum += *(volatile uint64_t *)(r + i * page_size);
-		timer_stop(t0, &t[1]);
+		timer_stop(&t[1]);
 		if ((b = check_tags(r, g->size, seed)) >= 0)
 			ret = bad("fault", b);
 		else if (sum != (uint64_t)seed * g->npages * (1ULL << 32) +
@@ -426,16 +434,15 @@ static int sample_snapshot(struct group *g, struct timing *t)
 {
 	struct hmm_dmirror_cmd cmd;
 	unsigned long i;
-	uint64_t t0;
 	int fd, ret;
 
 	memset(g->perm, HMM_DMIRROR_PROT_ERROR, g->npages);
 	fd = open_dev();
 	if (fd < 0)
 		return fd;
-	t0 = timer_start();
+	timer_start(&t[0]);
 	ret = dmirror(fd, HMM_DMIRROR_SNAPSHOT, g->src, g->perm, g->npages, &cmd);
-	timer_stop(t0, &t[0]);
+	timer_stop(&t[0]);
 	close(fd);
 	if (!ret)
 		ret = cpages_ok(&cmd, g, "snapshot");
@@ -476,8 +483,9 @@ static void add_sample(struct result *r, const struct timing *t)
 {
 	r->ns[r->n] = t->ns;
 	r->cal[r->n] = t->cal;
-	r->rel[r->n] = t->cal ? r->ns[r->n] / t->cal : 0;
 	r->n++;
+	if (t->cal)
+		r->rel[r->nrel++] = (double)t->ns / t->cal;
 }
 
 /*
@@ -571,17 +579,23 @@ static void report(struct group *g, int op, struct result *r)
 		printf(",,,,,,");	/* no figures */
 	}
 	printf("%d,%d,%s,", g->thp_pct, r->retries, r->status);
-	/* The reference's median, and the samples in reference units */
+	/*
+	 * The reference's median, and the samples in reference units: none
+	 * if the clock was too coarse to time the reference.
+	 */
 	if (r->n) {
 		qsort(r->cal, r->n, sizeof(r->cal[0]), cmp_double);
-		qsort(r->rel, r->n, sizeof(r->rel[0]), cmp_double);
-		printf("%.3f,%.5g,%.5g,%.5g\n",
-		       quantile(r->cal, r->n, 0.5) / 1000,
-		       quantile(r->rel, r->n, 0.5),
-		       quantile(r->rel, r->n, 0.25),
-		       quantile(r->rel, r->n, 0.75));
+		printf("%.3f,", quantile(r->cal, r->n, 0.5) / 1000);
 	} else {
-		printf(",,,\n");
+		printf(",");
+	}
+	if (r->nrel) {
+		qsort(r->rel, r->nrel, sizeof(r->rel[0]), cmp_double);
+		printf("%.4f,%.4f,%.4f\n", quantile(r->rel, r->nrel, 0.5),
+		       quantile(r->rel, r->nrel, 0.25),
+		       quantile(r->rel, r->nrel, 0.75));
+	} else {
+		printf(",,\n");
 	}
 
 	if (g->size >= MiB)

@@ -21,6 +21,9 @@ COLS = ['op', 'thp', 'size', 'reps', 'med_us', 'min_us', 'max_us', 'q1_us', 'q3_
         'gbps', 'thp_pct', 'retries', 'status', 'cal_us', 'rel_med', 'rel_q1', 'rel_q3']
 # hmm-bench before the reference loop printed the first 13 columns only
 OLD_COLS = COLS[:13]
+# p/b* only for calls this short: two references at the ends of a longer
+# call say little about the host's speed in between (bench/hmm-bench.c)
+REF_MAX_US = 1000.0
 OPS = ['touch', 'memcpy', 'migrate', 'fault', 'move', 'read', 'snapshot', 'exclusive']
 
 
@@ -93,6 +96,14 @@ def spread(r):
     return 100.0 * (q3 - q1) / med
 
 
+def rel_spread(r):
+    """The same for the samples in reference units."""
+    med, q1, q3 = fnum(r.get('rel_med')), fnum(r.get('rel_q1')), fnum(r.get('rel_q3'))
+    if not med or q1 is None or q3 is None:
+        return None
+    return 100.0 * (q3 - q1) / med
+
+
 def fmt(v, spec, width):
     return format(v, spec).rjust(width) if v is not None else '-'.rjust(width)
 
@@ -142,6 +153,7 @@ def main():
         # time in reference units: lower is faster
         xb = fnum(rb['rel_med']) if rb and gb else None
         xp = fnum(rp['rel_med']) if rp and gp else None
+        short = all(r and (fnum(r['med_us']) or 0) < REF_MAX_US for r in (rb, rp))
         mb, mp = memcpy_gbps(b, thp, size), memcpy_gbps(p, thp, size)
         joined.append(dict(
             op=op, thp=thp, size=size,
@@ -152,16 +164,19 @@ def main():
             patched_max_us=rp and rp['max_us'], patched_gbps=gp,
             patched_status=rp['status'] if rp else 'missing',
             ratio=(gp / gb) if gb and gp else None,
-            base_cal_us=fnum(rb['cal_us']) if rb else None,
-            patched_cal_us=fnum(rp['cal_us']) if rp else None,
-            ratio_ref=(xb / xp) if xb and xp else None,
             base_frac_memcpy=(gb / mb) if gb and mb else None,
             patched_frac_memcpy=(gp / mp) if gp and mp else None,
             base_retries=int(rb['retries']) if rb and rb['retries'].isdigit() else 0,
             patched_retries=int(rp['retries']) if rp and rp['retries'].isdigit() else 0,
             base_iqr_pct=spread(rb) if rb else None,
             patched_iqr_pct=spread(rp) if rp else None,
-            thp_pct=(rp or rb)['thp_pct']))
+            thp_pct=(rp or rb)['thp_pct'],
+            base_cal_us=fnum(rb['cal_us']) if rb else None,
+            patched_cal_us=fnum(rp['cal_us']) if rp else None,
+            base_rel_med=xb, patched_rel_med=xp,
+            base_rel_iqr_pct=rel_spread(rb) if rb else None,
+            patched_rel_iqr_pct=rel_spread(rp) if rp else None,
+            ratio_ref=(xb / xp) if xb and xp and short else None))
     cols = list(joined[0].keys()) if joined else []
     with open(os.path.join(a.out, 'bench.csv'), 'w', newline='') as f:
         w = csv.writer(f)
@@ -194,13 +209,14 @@ def main():
     for label, run in (('base', b), ('patched', p)):
         if 'jiffies' in run['info'].get('clocksource', ''):
             print(f'WARNING: the {label} guest timed with {run["info"]["clocksource"]}: '
-                  'a resolution of one tick (4 ms), small cases are meaningless')
+                  'a resolution of one tick (4 ms), small cases and p/b* are meaningless')
     print('GB/s = bytes/median time; p/b = patched GB/s / base GB/s (>1: patched faster);')
     print('%mc = GB/s as % of memcpy of the same size and THP mode in the same guest;')
     print('iqr = interquartile range of the samples / median, %: a p/b within it is noise;')
-    print('p/b* = the same from each sample in reference units: its time over that of a fixed')
-    print('  user loop timed right before and after it in the same guest (bench/hmm-bench.c); these')
-    print('  move less with the host speed than the times do, not exactly with it')
+    print(f'p/b* = base/patched of the median in reference units (>1: patched faster, as p/b), for')
+    print(f'  calls under {REF_MAX_US:.0f} us: each sample over the mean of a fixed user loop timed right')
+    print('  before and after it in the same guest (bench/hmm-bench.c); moves less with the host')
+    print('  speed than the times do, not exactly with it')
     print('min and max of the samples are in the CSV')
     hdr = (f'{"op":<9} {"size":>5} {"thp":>3} | {"base us":>10} {"GB/s":>7} {"%mc":>5} {"iqr":>4} | '
            f'{"patch us":>10} {"GB/s":>7} {"%mc":>5} {"iqr":>4} | {"p/b":>5} {"p/b*":>5}')
@@ -235,14 +251,13 @@ def main():
     mc = [j['ratio'] for j in joined if j['op'] == 'memcpy' and j['ratio']]
     if mc:
         print(f'noise floor: memcpy p/b (same code in both guests) ranges {min(mc):.2f}..{max(mc):.2f}')
-    mc = [j['ratio_ref'] for j in joined if j['op'] == 'memcpy' and j['ratio_ref']]
-    if mc:
-        print(f'noise floor: memcpy p/b* ranges {min(mc):.2f}..{max(mc):.2f}')
+    mc_ref = [j['ratio_ref'] for j in joined if j['op'] == 'memcpy' and j['ratio_ref']]
+    if mc_ref:
+        print(f'noise floor: memcpy p/b* ranges {min(mc_ref):.2f}..{max(mc_ref):.2f}')
     for label, pre in (('base', 'base'), ('patched', 'patched')):
         cal = sorted(j[pre + '_cal_us'] for j in joined if j[pre + '_cal_us'])
         if cal:
             print(f'{label}: reference loop median per case {cal[0]:.1f}..{cal[-1]:.1f} us')
-    for label, pre in (('base', 'base'), ('patched', 'patched')):
         bad = [f'{j["op"]} {human(j["size"])} thp {j["thp"]} ({j[pre + "_status"]})' for j in joined
                if j[pre + '_status'] not in ('ok',) and not j[pre + '_status'].startswith('short')]
         print(f'{label}: {len(bad)} of {len(joined)} cases without figures' + (': ' + '; '.join(bad) if bad else ''))
