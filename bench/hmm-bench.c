@@ -403,7 +403,7 @@ static int sample_migrate(struct group *g, struct timing *t)
 		t[2].ns = t[0].ns > t[2].ns ? t[0].ns - t[2].ns : 0;
 		t[2].cal = (t[0].cal + t[2].cal) / 2;
 		/* Each read faults one device-private page back to RAM. */
-			timer_start(&t[1]);
+		timer_start(&t[1]);
 		for (i = 0; i < g->npages; i++)
 			sum += *(volatile uint64_t *)(r + i * page_size);
 		timer_stop(&t[1]);

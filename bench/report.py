@@ -88,17 +88,9 @@ def key(r):
     return (r['op'], r['thp'], int(r['size']))
 
 
-def spread(r):
+def spread(r, med='med_us', q1='q1_us', q3='q3_us'):
     """Interquartile range of the samples over their median, percent."""
-    med, q1, q3 = fnum(r.get('med_us')), fnum(r.get('q1_us')), fnum(r.get('q3_us'))
-    if not med or q1 is None or q3 is None:
-        return None
-    return 100.0 * (q3 - q1) / med
-
-
-def rel_spread(r):
-    """The same for the samples in reference units."""
-    med, q1, q3 = fnum(r.get('rel_med')), fnum(r.get('rel_q1')), fnum(r.get('rel_q3'))
+    med, q1, q3 = fnum(r.get(med)), fnum(r.get(q1)), fnum(r.get(q3))
     if not med or q1 is None or q3 is None:
         return None
     return 100.0 * (q3 - q1) / med
@@ -174,8 +166,8 @@ def main():
             base_cal_us=fnum(rb['cal_us']) if rb else None,
             patched_cal_us=fnum(rp['cal_us']) if rp else None,
             base_rel_med=xb, patched_rel_med=xp,
-            base_rel_iqr_pct=rel_spread(rb) if rb else None,
-            patched_rel_iqr_pct=rel_spread(rp) if rp else None,
+            base_rel_iqr_pct=spread(rb, 'rel_med', 'rel_q1', 'rel_q3') if rb else None,
+            patched_rel_iqr_pct=spread(rp, 'rel_med', 'rel_q1', 'rel_q3') if rp else None,
             ratio_ref=(xb / xp) if xb and xp and short else None))
     cols = list(joined[0].keys()) if joined else []
     with open(os.path.join(a.out, 'bench.csv'), 'w', newline='') as f:
