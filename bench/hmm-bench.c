@@ -15,18 +15,27 @@
  *              minus that of an HMM_DMIRROR_READ of the migrated range,
  *              timed right after it (the same two copies, from the device
  *              pages to the caller), so what the migration itself takes
- *   read       HMM_DMIRROR_READ on a fresh mirror (hmm_range_fault with
- *              faulting, then the device copy)
+ *   read       HMM_DMIRROR_READ of a populated range that the mirror has
+ *              no entry for (hmm_range_fault with faulting, then the
+ *              device copy)
  *   snapshot   HMM_DMIRROR_SNAPSHOT (hmm_range_fault without faulting)
  *   exclusive  HMM_DMIRROR_EXCLUSIVE (make_device_exclusive_range)
+ *   evict      close() of a second device file after a migration of the
+ *              range through it: test_hmm evicts the device's memory,
+ *              migrate_device_range() over every pfn of its chunks and the
+ *              copies back of the range's pages.  These samples are taken
+ *              in rounds of their own after all the others, as the walk
+ *              leaves the call after it to run cold (see dev())
  * migrate, read and exclusive include test_hmm copying the data back to the
  * caller (bounce buffer + copy_to_user), as the driver always does.
  *
- * Every sample is set up afresh outside the timed part (new range, new
- * device file, so an empty mirror) and its result is checked after it:
- * page counts and the data, tagged per page.  Nothing is judged by time.
- * The samples are taken in rounds, one of every case per round, so that a
- * stretch of noise from the host costs each case a sample, not a figure.
+ * Every sample is set up afresh outside the timed part (a new range, which
+ * the mirror has no entry for; one device file for the run, see dev()) and
+ * its result is checked after it: page counts and the data, tagged per
+ * page.  Nothing is judged by time.
+ * The samples are taken in rounds, one of every case per round (-k of each
+ * case below 1 MiB, in a row), so that a stretch of noise from the host
+ * costs each case a sample or a few, not a figure.
  * A case that fails once (an ioctl error, wrong data) stops there.
  *
  * Output: TAP (one case per op, size and THP mode) with one CSV line per
@@ -60,23 +69,35 @@
 #define MiB		(1024 * KiB)
 #define PMD_SIZE_	(2 * MiB)
 #define MAX_REPS	101
+#define MAX_SMALL	9	/* -k: samples per round of a small range */
+#define MAX_SAMPLES	(MAX_REPS * MAX_SMALL)
+/*
+ * Ranges below this take -k samples per round: their calls are short
+ * (about 0.1 ms at 4 KiB under TCG), so that the medians of these cases
+ * vary most from run to run, and more samples cost little.
+ */
+#define SMALL_RANGE	MiB
 #define MAX_SIZES	32
 #define TRIES		3	/* attempts of a sample that fails transiently */
 
-enum { TOUCH, MEMCPY, MIGRATE, FAULT, MOVE, READ, SNAPSHOT, EXCLUSIVE, NOPS };
+enum {
+	TOUCH, MEMCPY, MIGRATE, FAULT, MOVE, READ, SNAPSHOT, EXCLUSIVE, EVICT,
+	NOPS
+};
 static const char *const op_name[NOPS] = {
 	"touch", "memcpy", "migrate", "fault", "move", "read", "snapshot",
-	"exclusive",
+	"exclusive", "evict",
 };
 
 static size_t page_size;
 static const char *device = "/dev/hmm_dmirror0";
 static int reps = 9;
+static int small_reps = 5;
 
 struct result {
-	double ns[MAX_REPS];	/* each sample's time */
-	double cal[MAX_REPS];	/* the reference's time around it, ns */
-	double rel[MAX_REPS];	/* the sample in reference units */
+	double ns[MAX_SAMPLES];	/* each sample's time */
+	double cal[MAX_SAMPLES];	/* the reference's time around it, ns */
+	double rel[MAX_SAMPLES];	/* the sample in reference units */
 	int n;
 	int nrel;		/* samples with a reference time (rel[]) */
 	int retries;
@@ -268,26 +289,39 @@ static int dmirror(int fd, unsigned long req, void *addr, void *ptr,
  * timed.  The snapshot warms the ioctl path without mirroring or moving
  * any page of the ranges timed.
  */
-static int open_dev(void)
+/*
+ * The device file, opened once for the whole run: closing a test_hmm file
+ * evicts the device's memory, a walk over every pfn of its chunks (a few ms
+ * under TCG), which leaves the next call to run cold; a 4 KiB touch took
+ * four times as long right after a close as after another sample.  The
+ * close would so be timed with the next small call, and it differs between
+ * the kernels.  Every sample works on a range mapped afresh, which the
+ * mirror has no entry for (munmap() cleared those of the last one), and
+ * leaves no page in device memory.  The first open mirrors one page of a
+ * buffer of its own, so that the first call is not the file's first.
+ */
+static int dev(void)
 {
 	static unsigned char perm;
-	static char *warm;
+	static int fd = -1;
 	struct hmm_dmirror_cmd cmd;
-	int fd = open(device, O_RDWR | O_CLOEXEC);
+	char *warm;
 
+	if (fd >= 0)
+		return fd;
+	fd = open(device, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ENODEV : -errno;
-	if (!warm) {
-		warm = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (warm == MAP_FAILED) {
-			warm = NULL;
-			close(fd);
-			return -ENOMEM;
-		}
-		*(volatile char *)warm = 1;
+	warm = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (warm == MAP_FAILED) {
+		close(fd);
+		fd = -1;
+		return -ENOMEM;
 	}
+	*(volatile char *)warm = 1;
 	dmirror(fd, HMM_DMIRROR_SNAPSHOT, warm, &perm, 1, &cmd);
+	munmap(warm, page_size);
 	return fd;
 }
 
@@ -372,7 +406,7 @@ static int fresh_range(struct group *g, char **r, int *fd, unsigned *seed)
 	if (!*r)
 		return -ENOMEM;
 	populate(*r, g->size, *seed);
-	*fd = open_dev();
+	*fd = dev();
 	if (*fd < 0) {
 		munmap(*r, g->size);
 		return *fd;
@@ -413,20 +447,21 @@ static int sample_migrate(struct group *g, struct timing *t)
 			 (uint64_t)g->npages * (g->npages - 1) / 2)
 			ret = bad("fault-sum", 0);
 	}
-	close(fd);
 	munmap(r, g->size);
 	return ret;
 }
 
 static int sample_read(struct group *g, struct timing *t)
 {
+	unsigned seed;
+	char *r;
 	int fd, ret;
 
-	fd = open_dev();
-	if (fd < 0)
-		return fd;
-	ret = timed_copy(g, fd, HMM_DMIRROR_READ, g->src, 1, "read", &t[0]);
-	close(fd);
+	ret = fresh_range(g, &r, &fd, &seed);
+	if (ret)
+		return ret;
+	ret = timed_copy(g, fd, HMM_DMIRROR_READ, r, seed, "read", &t[0]);
+	munmap(r, g->size);
 	return ret;
 }
 
@@ -437,13 +472,12 @@ static int sample_snapshot(struct group *g, struct timing *t)
 	int fd, ret;
 
 	memset(g->perm, HMM_DMIRROR_PROT_ERROR, g->npages);
-	fd = open_dev();
+	fd = dev();
 	if (fd < 0)
 		return fd;
 	timer_start(&t[0]);
 	ret = dmirror(fd, HMM_DMIRROR_SNAPSHOT, g->src, g->perm, g->npages, &cmd);
 	timer_stop(&t[0]);
-	close(fd);
 	if (!ret)
 		ret = cpages_ok(&cmd, g, "snapshot");
 	for (i = 0; !ret && i < g->npages; i++)
@@ -464,10 +498,48 @@ static int sample_exclusive(struct group *g, struct timing *t)
 		return ret;
 	ret = timed_copy(g, fd, HMM_DMIRROR_EXCLUSIVE, r, seed, "exclusive",
 			 &t[0]);
-	close(fd);
 	/* The CPU gets its access back on the next touch: check that too. */
 	if (!ret && (b = check_tags(r, g->size, seed)) >= 0)
 		ret = bad("exclusive-cpu", b);
+	munmap(r, g->size);
+	return ret;
+}
+
+static int sample_evict(struct group *g, struct timing *t)
+{
+	struct hmm_dmirror_cmd cmd;
+	unsigned long i;
+	unsigned seed;
+	char *r;
+	long b;
+	int fd, ret;
+
+	ret = fresh_range(g, &r, &fd, &seed);
+	if (ret)
+		return ret;
+	fd = open(device, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, r, g->out, g->npages,
+		      &cmd);
+	if (!ret)
+		ret = cpages_ok(&cmd, g, "evict-migrate");
+	timer_start(&t[0]);
+	close(fd);
+	timer_stop(&t[0]);
+	if (ret)
+		goto out;
+	/* Every page back in system memory, before the CPU touches one */
+	memset(g->perm, HMM_DMIRROR_PROT_ERROR, g->npages);
+	ret = dmirror(dev(), HMM_DMIRROR_SNAPSHOT, r, g->perm, g->npages, &cmd);
+	for (i = 0; !ret && i < g->npages; i++)
+		if ((g->perm[i] & ~HMM_DMIRROR_PROT_PMD) != HMM_DMIRROR_PROT_WRITE)
+			ret = bad("evict-perm", i);
+	if (!ret && (b = check_tags(r, g->size, seed)) >= 0)
+		ret = bad("evict", b);
+out:
 	munmap(r, g->size);
 	return ret;
 }
@@ -498,6 +570,7 @@ static void run_op(struct group *g, int op, struct result *res)
 		[TOUCH] = sample_touch, [MEMCPY] = sample_memcpy,
 		[MIGRATE] = sample_migrate, [READ] = sample_read,
 		[SNAPSHOT] = sample_snapshot, [EXCLUSIVE] = sample_exclusive,
+		[EVICT] = sample_evict,
 	};
 	struct result *r = &res[op], *f = &res[FAULT], *m = &res[MOVE];
 	struct timing t[3];
@@ -552,14 +625,21 @@ static double quantile(const double *v, int n, double q)
 
 static int tap_n;
 
+/* Samples of each case per round */
+static int per_round(const struct group *g)
+{
+	return g->size < SMALL_RANGE ? small_reps : 1;
+}
+
 static void report(struct group *g, int op, struct result *r)
 {
 	double med = 0, q1 = 0, q3 = 0;
 	char name[64];
 
 	if (!r->status[0])
-		snprintf(r->status, sizeof(r->status), r->n == reps ? "ok" : "short:%d/%d",
-			 r->n, reps);
+		snprintf(r->status, sizeof(r->status),
+			 r->n == reps * per_round(g) ? "ok" : "short:%d/%d",
+			 r->n, reps * per_round(g));
 	printf("# csv: %s,%s,%zu,%d,", op_name[op], g->thp ? "on" : "off",
 	       g->size, r->n);
 	if (r->n) {
@@ -614,11 +694,12 @@ static void report(struct group *g, int op, struct result *r)
 
 /*
  * One round of a group: its source and output ranges made afresh, then one
- * sample of each op wanted.
+ * sample of each op wanted (-k below 1 MiB): evict only, or all the others.
  */
-static void run_group(struct group *g, const int *want, struct result *res)
+static void run_group(struct group *g, const int *want, struct result *res,
+		      int evict)
 {
-	int op, pct;
+	int op, pct, k;
 
 	g->npages = g->size / page_size;
 	g->src = map_range(g->size, g->thp);
@@ -638,11 +719,12 @@ static void run_group(struct group *g, const int *want, struct result *res)
 	if (g->thp_pct < 0 || pct < g->thp_pct)
 		g->thp_pct = pct;
 
-	for (op = 0; op < NOPS; op++)
-		if (op != FAULT && op != MOVE &&
-		    (want[op] ||
-		     (op == MIGRATE && (want[FAULT] || want[MOVE]))))
-			run_op(g, op, res);
+	for (k = 0; k < per_round(g); k++)
+		for (op = 0; op < NOPS; op++)
+			if (op != FAULT && op != MOVE && (op == EVICT) == evict &&
+			    (want[op] ||
+			     (op == MIGRATE && (want[FAULT] || want[MOVE]))))
+				run_op(g, op, res);
 out:
 	if (g->src)
 		munmap(g->src, g->size);
@@ -710,17 +792,19 @@ static size_t parse_size(const char *s)
 static void usage(const char *argv0)
 {
 	fprintf(stderr,
-		"usage: %s [-q] [-M] [-r REPS] [-s SIZES] [-t THP] [-o OPS] [-d DEVICE]\n"
-		"  -q        quick: smallest size only, 3 repetitions (a functional check)\n"
-		"  -r REPS   samples per case (rounds), 1..%d (default 9): median, min, max\n"
+		"usage: %s [-q] [-M] [-r REPS] [-k SMALL] [-s SIZES] [-t THP] [-o OPS] [-d DEVICE]\n"
+		"  -q        quick: smallest size only, 3 repetitions, -k 1 (a functional check)\n"
+		"  -r REPS   rounds, 1..%d (default 9): one sample of each case per round\n"
+		"  -k SMALL  samples per round of ranges below 1 MiB, 1..%d (default 5)\n"
 		"  -s SIZES  comma list with K/M/G suffixes, multiples of the page size\n"
 		"            (default 4K,16K,64K,256K,1M,2M,4M,16M,64M,256M)\n"
 		"  -t THP    comma list of off,on (default off,on); 'on' runs only for\n"
 		"            sizes of 2 MiB and up, smaller ranges cannot hold a THP\n"
-		"  -o OPS    comma list of touch,memcpy,migrate,fault,read,snapshot,exclusive\n"
+		"  -o OPS    comma list of touch,memcpy,migrate,fault,move,read,snapshot,\n"
+		"            exclusive,evict (default all)\n"
 		"  -d DEVICE test_hmm device (default /dev/hmm_dmirror0, device private)\n"
 		"  -M        memcpy as glibc picks it (default: without rep movsb, see source)\n",
-		argv0, MAX_REPS);
+		argv0, MAX_REPS, MAX_SMALL);
 	exit(2);
 }
 
@@ -730,8 +814,8 @@ int main(int argc, char **argv)
 	const char *thp_arg = "off,on", *ops_arg = NULL;
 	size_t sizes[MAX_SIZES];
 	int nsizes = 0, want[NOPS] = { 0 }, thp_want[2] = { 0 };
-	int quick = 0, reps_set = 0, plain_memcpy = 0;
-	int c, i, t, op, ncases = 0, nops = 0, ngroups = 0, round;
+	int quick = 0, reps_set = 0, small_set = 0, plain_memcpy = 0;
+	int c, i, t, op, ncases = 0, nops = 0, ngroups = 0, round, evict;
 	struct group groups[2 * MAX_SIZES];
 	struct result (*res)[NOPS];
 	char *list, *tok, thp_sys[128] = "?", clocksource[64] = "?";
@@ -739,11 +823,12 @@ int main(int argc, char **argv)
 	uint64_t t0 = now_ns();
 	cpu_set_t cpus;
 
-	while ((c = getopt(argc, argv, "qr:s:t:o:d:Mh")) != -1) {
+	while ((c = getopt(argc, argv, "qr:k:s:t:o:d:Mh")) != -1) {
 		switch (c) {
 		case 'M': plain_memcpy = 1; break;
 		case 'q': quick = 1; break;
 		case 'r': reps = atoi(optarg); reps_set = 1; break;
+		case 'k': small_reps = atoi(optarg); small_set = 1; break;
 		case 's': sizes_arg = optarg; break;
 		case 't': thp_arg = optarg; break;
 		case 'o': ops_arg = optarg; break;
@@ -757,7 +842,10 @@ int main(int argc, char **argv)
 		no_rep_movsb(argv);
 	if (quick && !reps_set)
 		reps = 3;
-	if (reps < 1 || reps > MAX_REPS)
+	if (quick && !small_set)
+		small_reps = 1;
+	if (reps < 1 || reps > MAX_REPS || small_reps < 1 ||
+	    small_reps > MAX_SMALL)
 		usage(argv[0]);
 	page_size = sysconf(_SC_PAGESIZE);
 	/* Contents the compiler cannot know, so that cal_ns() is not folded */
@@ -825,8 +913,8 @@ int main(int argc, char **argv)
 		  clocksource, sizeof(clocksource));
 	uname(&u);
 	printf("TAP version 13\n");
-	printf("# hmm-bench: kernel=%s device=%s reps=%d page=%zu quick=%d\n",
-	       u.release, device, reps, page_size, quick);
+	printf("# hmm-bench: kernel=%s device=%s reps=%d small_reps=%d page=%zu quick=%d\n",
+	       u.release, device, reps, small_reps, page_size, quick);
 	printf("# hmm-bench: clocksource=%s\n", clocksource);
 	/* A jiffies clocksource ticks every few ms: figures below are coarse. */
 	if (strstr(clocksource, "jiffies"))
@@ -850,26 +938,30 @@ int main(int argc, char **argv)
 	if (!res)
 		return 1;
 
-	/* Warm up: every path once at the smallest size, not reported. */
-	{
-		struct group g = { .size = sizes[0], .thp_pct = -1 };
-		struct result w[NOPS] = { 0 };
-
-		run_group(&g, want, w);
-	}
-
 	/*
-	 * Rounds: one sample of every case per round, so that a stretch of
-	 * host noise costs each case a sample or two, not all of them.
+	 * Rounds: one sample of every case per round (-k below 1 MiB), so
+	 * that a stretch of host noise costs each case a sample or a few, not
+	 * all of them; then the same for evict.  Each begins with a warm-up:
+	 * every path once at the smallest size, not reported.
 	 */
-	for (round = 0; round < reps; round++) {
-		uint64_t r0 = now_ns();
+	for (evict = 0; evict < 2; evict++) {
+		struct group g = { .size = sizes[0], .thp_pct = -1 };
+		static struct result w[NOPS];
 
-		for (i = 0; i < ngroups; i++)
-			run_group(&groups[i], want, res[i]);
-		printf("# hmm-bench: round %d/%d in %.1f s\n", round + 1, reps,
-		       (now_ns() - r0) / 1e9);
-		fflush(stdout);
+		if (evict && !want[EVICT])
+			break;
+		memset(w, 0, sizeof(w));
+		run_group(&g, want, w, evict);
+		for (round = 0; round < reps; round++) {
+			uint64_t r0 = now_ns();
+
+			for (i = 0; i < ngroups; i++)
+				run_group(&groups[i], want, res[i], evict);
+			printf("# hmm-bench: %sround %d/%d in %.1f s\n",
+			       evict ? "evict " : "", round + 1, reps,
+			       (now_ns() - r0) / 1e9);
+			fflush(stdout);
+		}
 	}
 
 	for (i = 0; i < ngroups; i++)

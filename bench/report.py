@@ -24,7 +24,7 @@ OLD_COLS = COLS[:13]
 # p/b* only for calls this short: two references at the ends of a longer
 # call say little about the host's speed in between (bench/hmm-bench.c)
 REF_MAX_US = 1000.0
-OPS = ['touch', 'memcpy', 'migrate', 'fault', 'move', 'read', 'snapshot', 'exclusive']
+OPS = ['touch', 'memcpy', 'migrate', 'fault', 'move', 'read', 'snapshot', 'exclusive', 'evict']
 
 
 def parse_out(path):
@@ -182,6 +182,10 @@ def main():
     accel.discard(None)
     accel_s = '/'.join(sorted(accel)) or '?'
     reps = p['info'].get('reps') or b['info'].get('reps') or '?'
+    small = p['info'].get('small_reps') or b['info'].get('small_reps')
+    if small and small != '1' and reps != '?':
+        # hmm-bench -k: ranges below 1 MiB take that many samples a round
+        reps = f'{reps} ({int(reps) * int(small)} below 1 MiB)'
     print(f'hmm-bench  base: {b["info"].get("kernel", "?")}   patched: {p["info"].get("kernel", "?")}')
     if a.title:
         print(a.title)
