@@ -14,6 +14,7 @@ import csv
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 
@@ -109,6 +110,7 @@ def main():
     ap.add_argument('--out', required=True, help='output directory')
     ap.add_argument('--title', default='', help='extra line for the table header and plot')
     ap.add_argument('--note', action='append', default=[], help='extra line for the table header')
+    ap.add_argument('--alt', help='directory with the alternating boots, {base,patched}-N.out')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
 
@@ -264,11 +266,77 @@ def main():
     for label, run in (('base', b), ('patched', p)):
         print(f'{label}: guest {run["meta"].get("seconds", "?")} s, accel={run["meta"].get("accel", "?")}')
 
+    if a.alt:
+        alt_table(a.alt, a.out)
+
     plot(a.out, joined, f'hmm-bench, accel={accel_s}: base {b["info"].get("kernel", "?")} vs '
          f'patched {p["info"].get("kernel", "?")}, median of {reps}' + (f'\\n{a.title}' if a.title else ''))
     print(f'written: {a.out}/bench.csv, base.csv, patched.csv' +
+          (', alt.csv' if a.alt and os.path.exists(os.path.join(a.out, 'alt.csv')) else '') +
           (', bench.png' if os.path.exists(os.path.join(a.out, 'bench.png')) else ''))
     return 0 if b['rows'] and p['rows'] else 1
+
+
+def alt_table(d, out):
+    """The alternating boots: one guest at a time, base and patched in turn.
+
+    Per case, the median over the boots of each boot's median, in us and in
+    reference units; p/b and p/b* of those; and the range of p/b* over the
+    pairs (boot i of the base against boot i of the patched kernel), which
+    shows how far one pair of runs can be off.
+    """
+    runs = {'base': {}, 'patched': {}}
+    samples = set()
+    for fn in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        m = re.match(r'(base|patched)-(\d+)\.out$', fn)
+        if not m:
+            continue
+        info, rows, complete = parse_out(os.path.join(d, fn))
+        if complete:
+            runs[m.group(1)][int(m.group(2))] = {key(r): r for r in rows if r['status'] == 'ok'}
+            samples.update(r['reps'] for r in rows if r['status'] == 'ok')
+    rb, rp = runs['base'], runs['patched']
+    print()
+    if os.path.exists(os.path.join(out, 'alt.csv')):
+        os.remove(os.path.join(out, 'alt.csv'))
+    if not rb or not rp:
+        print(f'alternating boots: none complete in {d} (base {len(rb)}, patched {len(rp)})')
+        return
+    keys = sorted({k for by in list(rb.values()) + list(rp.values()) for k in by},
+                  key=lambda k: (OPS.index(k[0]) if k[0] in OPS else 99, k[1] != 'off', k[2]))
+    print(f'alternating boots: {len(rb)} of the base, {len(rp)} of the patched kernel, one guest at a')
+    print('  time, in turn (ABBA); per case the median over the boots of each boot\'s median;')
+    print(f'  samples per case and boot: {"/".join(sorted(samples, key=int)) or "?"}; '
+          'pairs = p/b* of boot i against boot i, lowest..highest')
+    print('op         size thp |  base us    rel |  patch us    rel |   p/b  p/b* | pairs p/b*   n')
+    print('-' * 85)
+    rows = []
+    for k in keys:
+        def med(runs_, col):
+            v = [fnum(by[k][col]) for by in runs_.values() if k in by]
+            v = [x for x in v if x]
+            return statistics.median(v) if v else None, len(v)
+        tb, n = med(rb, 'med_us')
+        tp, _ = med(rp, 'med_us')
+        xb, _ = med(rb, 'rel_med')
+        xp, _ = med(rp, 'rel_med')
+        pairs = [fnum(rb[i][k]['rel_med']) / fnum(rp[i][k]['rel_med'])
+                 for i in sorted(set(rb) & set(rp))
+                 if k in rb[i] and k in rp[i] and fnum(rb[i][k]['rel_med']) and fnum(rp[i][k]['rel_med'])]
+        ratio = tb / tp if tb and tp else None
+        ratio_ref = xb / xp if xb and xp else None
+        lo, hi = (min(pairs), max(pairs)) if pairs else (None, None)
+        op, thp, size = k
+        print(f'{op:<9} {human(size):>5} {thp:>3} |{fmt(tb, ".1f", 9)} {fmt(xb, ".2f", 6)} |'
+              f'{fmt(tp, ".1f", 10)} {fmt(xp, ".2f", 6)} |{fmt(ratio, ".2f", 6)}{fmt(ratio_ref, ".2f", 6)} |'
+              f'{fmt(lo, ".2f", 5)}..{fmt(hi, ".2f", 4).strip():<4} {n:>3}')
+        rows.append([op, thp, size, n, tb, xb, tp, xp, ratio, ratio_ref, lo, hi])
+    with open(os.path.join(out, 'alt.csv'), 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['op', 'thp', 'size', 'boots', 'base_med_us', 'base_rel_med', 'patched_med_us',
+                    'patched_rel_med', 'ratio', 'ratio_ref', 'pairs_ref_min', 'pairs_ref_max'])
+        for r in rows:
+            w.writerow(['' if v is None else (f'{v:.4f}' if isinstance(v, float) else v) for v in r])
 
 
 def plot(out, joined, title):
