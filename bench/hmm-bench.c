@@ -34,7 +34,7 @@
  * its result is checked after it: page counts and the data, tagged per
  * page.  Nothing is judged by time.
  * The samples are taken in rounds, one of every case per round (-k of each
- * case below 1 MiB, in a row), so that a stretch of noise from the host
+ * case below 1 MiB, the ops taken in turn), so that a stretch of noise from the host
  * costs each case a sample or a few, not a figure.
  * A case that fails once (an ioctl error, wrong data) stops there.
  *
@@ -279,26 +279,16 @@ static int dmirror(int fd, unsigned long req, void *addr, void *ptr,
 }
 
 /*
- * A fresh device file: an empty mirror.  Not a transient failure.
- *
- * Before it is used for a timed call, it snapshots one page of a buffer of
- * its own, untimed.  The close of the previous file evicted the device's
- * memory (test_hmm walks every page of its chunks), and the first call
- * after that runs cold: under TCG a small call took 20-30 us longer, and by
- * how much depended on the kernel's eviction rather than on the path
- * timed.  The snapshot warms the ioctl path without mirroring or moving
- * any page of the ranges timed.
- */
-/*
  * The device file, opened once for the whole run: closing a test_hmm file
  * evicts the device's memory, a walk over every pfn of its chunks (a few ms
  * under TCG), which leaves the next call to run cold; a 4 KiB touch took
  * four times as long right after a close as after another sample.  The
  * close would so be timed with the next small call, and it differs between
- * the kernels.  Every sample works on a range mapped afresh, which the
- * mirror has no entry for (munmap() cleared those of the last one), and
- * leaves no page in device memory.  The first open mirrors one page of a
- * buffer of its own, so that the first call is not the file's first.
+ * the kernels.  Every sample that mirrors or migrates works on a range
+ * mapped afresh, which the mirror has no entry for (munmap() cleared those
+ * of the last one), and leaves no page in device memory.  The first open
+ * snapshots one page of a buffer of its own, so that the first call is not
+ * the file's first.
  */
 static int dev(void)
 {

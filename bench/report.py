@@ -320,11 +320,13 @@ def alt_table(d, out):
         tp, _ = med(rp, 'med_us')
         xb, _ = med(rb, 'rel_med')
         xp, _ = med(rp, 'rel_med')
-        pairs = [fnum(rb[i][k]['rel_med']) / fnum(rp[i][k]['rel_med'])
+        # p/b* only for short calls, as in the main table (REF_MAX_US)
+        short = tb and tp and tb < REF_MAX_US and tp < REF_MAX_US
+        pairs = [] if not short else [fnum(rb[i][k]['rel_med']) / fnum(rp[i][k]['rel_med'])
                  for i in sorted(set(rb) & set(rp))
                  if k in rb[i] and k in rp[i] and fnum(rb[i][k]['rel_med']) and fnum(rp[i][k]['rel_med'])]
         ratio = tb / tp if tb and tp else None
-        ratio_ref = xb / xp if xb and xp else None
+        ratio_ref = xb / xp if xb and xp and short else None
         lo, hi = (min(pairs), max(pairs)) if pairs else (None, None)
         op, thp, size = k
         print(f'{op:<9} {human(size):>5} {thp:>3} |{fmt(tb, ".1f", 9)} {fmt(xb, ".2f", 6)} |'
