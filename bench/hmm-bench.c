@@ -29,8 +29,9 @@
  * migrate, read and exclusive include test_hmm copying the data back to the
  * caller (bounce buffer + copy_to_user), as the driver always does.
  *
- * Every sample is set up afresh outside the timed part (a new range, which
- * the mirror has no entry for; one device file for the run, see dev()) and
+ * Every sample is set up outside the timed part (a new range, which the
+ * mirror has no entry for, except memcpy and snapshot, which use the
+ * round's source range; one device file for the run, see dev()) and
  * its result is checked after it: page counts and the data, tagged per
  * page.  Nothing is judged by time.
  * The samples are taken in rounds, one of every case per round (-k of each
