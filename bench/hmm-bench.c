@@ -456,10 +456,20 @@ static int sample_read(struct group *g, struct timing *t)
 	return ret;
 }
 
+/* Whether the snapshot in g->perm shows every page writable in system memory */
+static int all_in_ram(struct group *g, const char *what)
+{
+	unsigned long i;
+
+	for (i = 0; i < g->npages; i++)
+		if ((g->perm[i] & ~HMM_DMIRROR_PROT_PMD) != HMM_DMIRROR_PROT_WRITE)
+			return bad(what, i);
+	return 0;
+}
+
 static int sample_snapshot(struct group *g, struct timing *t)
 {
 	struct hmm_dmirror_cmd cmd;
-	unsigned long i;
 	int fd, ret;
 
 	memset(g->perm, HMM_DMIRROR_PROT_ERROR, g->npages);
@@ -471,9 +481,8 @@ static int sample_snapshot(struct group *g, struct timing *t)
 	timer_stop(&t[0]);
 	if (!ret)
 		ret = cpages_ok(&cmd, g, "snapshot");
-	for (i = 0; !ret && i < g->npages; i++)
-		if ((g->perm[i] & ~HMM_DMIRROR_PROT_PMD) != HMM_DMIRROR_PROT_WRITE)
-			ret = bad("snapshot-perm", i);
+	if (!ret)
+		ret = all_in_ram(g, "snapshot-perm");
 	return ret;
 }
 
@@ -499,35 +508,34 @@ static int sample_exclusive(struct group *g, struct timing *t)
 static int sample_evict(struct group *g, struct timing *t)
 {
 	struct hmm_dmirror_cmd cmd;
-	unsigned long i;
 	unsigned seed;
 	char *r;
 	long b;
-	int fd, ret;
+	int fd, evict_fd, ret;
 
 	ret = fresh_range(g, &r, &fd, &seed);
 	if (ret)
 		return ret;
-	fd = open(device, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
+	/* fresh_range() opened the run's file; the second is closed here */
+	evict_fd = open(device, O_RDWR | O_CLOEXEC);
+	if (evict_fd < 0) {
 		ret = -errno;
 		goto out;
 	}
-	ret = dmirror(fd, HMM_DMIRROR_MIGRATE_TO_DEV, r, g->out, g->npages,
+	ret = dmirror(evict_fd, HMM_DMIRROR_MIGRATE_TO_DEV, r, g->out, g->npages,
 		      &cmd);
 	if (!ret)
 		ret = cpages_ok(&cmd, g, "evict-migrate");
 	timer_start(&t[0]);
-	close(fd);
+	close(evict_fd);
 	timer_stop(&t[0]);
 	if (ret)
 		goto out;
 	/* Every page back in system memory, before the CPU touches one */
 	memset(g->perm, HMM_DMIRROR_PROT_ERROR, g->npages);
-	ret = dmirror(dev(), HMM_DMIRROR_SNAPSHOT, r, g->perm, g->npages, &cmd);
-	for (i = 0; !ret && i < g->npages; i++)
-		if ((g->perm[i] & ~HMM_DMIRROR_PROT_PMD) != HMM_DMIRROR_PROT_WRITE)
-			ret = bad("evict-perm", i);
+	ret = dmirror(fd, HMM_DMIRROR_SNAPSHOT, r, g->perm, g->npages, &cmd);
+	if (!ret)
+		ret = all_in_ram(g, "evict-perm");
 	if (!ret && (b = check_tags(r, g->size, seed)) >= 0)
 		ret = bad("evict", b);
 out:
