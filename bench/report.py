@@ -200,6 +200,9 @@ def main():
     cpus = {b['meta'].get('cpu', '?'), p['meta'].get('cpu', '?')}
     print(f'guest cpu: {"/".join(sorted(cpus))}' + ('  (no "rep movsb": TCG runs it a byte at a time)'
                                                     if all('erms=off' in c for c in cpus) else ''))
+    pre = {b['meta'].get('prealloc', '?'), p['meta'].get('prealloc', '?')}
+    print(f'guest memory: prealloc {"/".join(sorted(pre))}' +
+          ('  (all of it touched before boot: no host page fault on a first write)' if pre == {'on'} else ''))
     print(f'guest: THP {b["info"].get("thp_enabled", "?")}; clocksource {b["info"].get("clocksource", "?")}'
           f'/{p["info"].get("clocksource", "?")}; memcpy {p["info"].get("memcpy", "?")}; '
           f'median of {reps}, one call over the range per sample')

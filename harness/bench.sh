@@ -150,6 +150,11 @@ run() {
 	if [ "$QEMU_ACCEL" = tcg ]; then
 		export GUEST_CPU=${GUEST_CPU:-max,erms=off,fsrm=off}
 	fi
+	# Guest memory touched before the guest starts: a 2 MiB block that the
+	# guest had not written yet cost 4.5-6.8 ms on its first write (a host
+	# page fault) and about 1 ms after that, and THP paths, which take
+	# fresh 2 MiB blocks, drew that cost at random (harness/lib.sh).
+	export GUEST_PREALLOC=${GUEST_PREALLOC:-on}
 	# Under TCG the clocksource watchdog finds the TSC skewed against
 	# jiffies (timer ticks arrive late) and may drop it, though QEMU
 	# derives the guest TSC from the host clock: keep it.

@@ -73,4 +73,4 @@ while :; do
 	say "$name: died before init with the known identify_cpu() KASAN flake; booting once more"
 	attempt=2
 done
-echo "accel=$accel seconds=$secs qemu_rc=$rc cpu=${GUEST_CPU:-max}$retried" >"$RES/$name.meta"
+echo "accel=$accel seconds=$secs qemu_rc=$rc cpu=${GUEST_CPU:-max} prealloc=${GUEST_PREALLOC:-off}$retried" >"$RES/$name.meta"

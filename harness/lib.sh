@@ -41,8 +41,13 @@ kmake() {
 # (configs/distro.config) needs something to place.  One socket per node:
 # CPUs of one package on two nodes make the kernel warn (topology_sane()).
 # GUEST_CPU picks the -cpu model (bench.sh sets one without "rep movsb").
+# GUEST_PREALLOC=on has QEMU touch all guest memory before the guest starts
+# (bench.sh sets it): here the first write to a guest page that no one has
+# touched yet costs a host page fault, 4.5-6.8 ms per 2 MiB (an in-kernel
+# timing of test_hmm's copy into a fresh 2 MiB block, 2026-12-07).
 GUEST_MACHINE=(-cpu "${GUEST_CPU:-max}" -smp 2,sockets=2,cores=1,threads=1 -m 5G
-	-object memory-backend-ram,id=m0,size=2560M -object memory-backend-ram,id=m1,size=2560M
+	-object memory-backend-ram,id=m0,size=2560M,prealloc="${GUEST_PREALLOC:-off}"
+	-object memory-backend-ram,id=m1,size=2560M,prealloc="${GUEST_PREALLOC:-off}"
 	-numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1)
 
 say() { printf '%s: %s\n' "${STAGE:-harness}" "$*"; }
