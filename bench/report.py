@@ -311,7 +311,7 @@ def alt_table(d, out):
     print('  time, in turn (ABBA); per case the median over the boots of each boot\'s median;')
     print(f'  samples per case and boot: {"/".join(sorted(samples, key=int)) or "?"}; '
           'pairs = p/b* of boot i against boot i, lowest..highest')
-    print('op         size thp |  base us    rel |  patch us    rel |   p/b  p/b* | pairs p/b*   n')
+    print('op         size thp |  base us    rel |  patch us    rel |   p/b  p/b* | pairs p/b*  b/p')
     print('-' * 85)
     rows = []
     for k in keys:
@@ -320,7 +320,7 @@ def alt_table(d, out):
             v = [x for x in v if x]
             return statistics.median(v) if v else None, len(v)
         tb, n = med(rb, 'med_us')
-        tp, _ = med(rp, 'med_us')
+        tp, n_p = med(rp, 'med_us')
         xb, _ = med(rb, 'rel_med')
         xp, _ = med(rp, 'rel_med')
         # p/b* only for short calls, as in the main table (REF_MAX_US)
@@ -334,11 +334,11 @@ def alt_table(d, out):
         op, thp, size = k
         print(f'{op:<9} {human(size):>5} {thp:>3} |{fmt(tb, ".1f", 9)} {fmt(xb, ".2f", 6)} |'
               f'{fmt(tp, ".1f", 10)} {fmt(xp, ".2f", 6)} |{fmt(ratio, ".2f", 6)}{fmt(ratio_ref, ".2f", 6)} |'
-              f'{fmt(lo, ".2f", 5)}..{fmt(hi, ".2f", 4).strip():<4} {n:>3}')
-        rows.append([op, thp, size, n, tb, xb, tp, xp, ratio, ratio_ref, lo, hi])
+              f'{fmt(lo, ".2f", 5)}..{fmt(hi, ".2f", 4).strip():<4} {n:>2}/{n_p:<2}')
+        rows.append([op, thp, size, n, n_p, tb, xb, tp, xp, ratio, ratio_ref, lo, hi])
     with open(os.path.join(out, 'alt.csv'), 'w', newline='') as f:
         w = csv.writer(f)
-        w.writerow(['op', 'thp', 'size', 'boots', 'base_med_us', 'base_rel_med', 'patched_med_us',
+        w.writerow(['op', 'thp', 'size', 'base_boots', 'patched_boots', 'base_med_us', 'base_rel_med', 'patched_med_us',
                     'patched_rel_med', 'ratio', 'ratio_ref', 'pairs_ref_min', 'pairs_ref_max'])
         for r in rows:
             w.writerow(['' if v is None else (f'{v:.4f}' if isinstance(v, float) else v) for v in r])

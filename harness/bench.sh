@@ -12,7 +12,7 @@
 #                   hmm-bench -k (5) below 1 MiB; median, quartiles, min, max
 #   BENCH_ALT       alternating single-guest boots of each kernel after that
 #                   (default 8; 0: none), over BENCH_ALT_SIZES (default
-#                   4K,16K,64K,256K), BENCH_ALT_TIMEOUT s each (default 120)
+#                   4K,16K,64K,256K,2M), BENCH_ALT_TIMEOUT s each (default 120)
 #   BENCH_SIZES     hmm-bench -s list (default: its own, 4K..256M)
 #   BENCH_PATCHED   revision of build/linux to benchmark (default HEAD)
 #   BENCH_TIMEOUT   seconds per guest (default 780)
@@ -37,7 +37,7 @@ OUT=$B/bench
 FRAGS=("$TOP/configs/base.config" "$TOP/configs/hmm.config" "$TOP/configs/bench.config")
 REPS=${BENCH_REPS:-9}
 ALT=${BENCH_ALT:-8}
-ALT_SIZES=${BENCH_ALT_SIZES:-4K,16K,64K,256K}
+ALT_SIZES=${BENCH_ALT_SIZES:-4K,16K,64K,256K,2M}
 TIMEOUT=${BENCH_TIMEOUT:-780}
 PATCHED_REV=${BENCH_PATCHED:-HEAD}
 
@@ -176,12 +176,12 @@ run() {
 	alternate
 }
 
-# The small sizes again, one guest at a time: BENCH_ALT boots of each
-# kernel, in turn (ABBA), each a short hmm-bench run.  Two guests at once
-# share the host's two cores unevenly, and calls of tens of us show it;
-# a guest boots and runs this in a few seconds, so that alternating them
-# follows the host's drift instead.  report.py prints the median over the
-# boots as a second table.
+# The small sizes and 2 MiB again, one guest at a time: BENCH_ALT boots of
+# each kernel, in turn (ABBA), each a short hmm-bench run.  Two guests at
+# once share the host's two cores unevenly, and calls of tens of us show
+# it; a guest boots and runs this in a few seconds, so that alternating
+# them follows the host's drift instead.  report.py prints the median over
+# the boots as a second table.
 alternate() {
 	local i k name obj
 	rm -rf "$OUT/alt"
