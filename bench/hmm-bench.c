@@ -816,7 +816,7 @@ int main(int argc, char **argv)
 	int nsizes = 0, want[NOPS] = { 0 }, thp_want[2] = { 0 };
 	int quick = 0, reps_set = 0, small_set = 0, plain_memcpy = 0;
 	int c, i, t, op, ncases = 0, nops = 0, ngroups = 0, round, evict;
-	int others;
+	int others, evict_skipped;
 	char evict_param[8];
 	struct group groups[2 * MAX_SIZES];
 	struct result (*res)[NOPS];
@@ -948,7 +948,9 @@ int main(int argc, char **argv)
 	evict_param[0] = 0;
 	read_line("/sys/module/test_hmm/parameters/evict_on_close", evict_param,
 		  sizeof(evict_param));
-	if (want[EVICT] && (evict_param[0] == 'N' || evict_param[0] == '0'))
+	evict_skipped = want[EVICT] &&
+			(evict_param[0] == 'N' || evict_param[0] == '0');
+	if (evict_skipped)
 		for (i = 0; i < ngroups; i++)
 			strcpy(res[i][EVICT].status, "skip:evict_on_close=0");
 
@@ -962,7 +964,7 @@ int main(int argc, char **argv)
 		struct group g = { .size = sizes[0], .thp_pct = -1 };
 		static struct result w[NOPS];
 
-		if (evict && !want[EVICT])
+		if (evict && (!want[EVICT] || evict_skipped))
 			break;
 		if (!evict && !others)	/* -o evict alone */
 			continue;

@@ -311,7 +311,7 @@ def alt_table(d, out):
     print('  time, in turn (ABBA); per case the median over the boots of each boot\'s median;')
     print(f'  samples per case and boot: {"/".join(sorted(samples, key=int)) or "?"}; '
           'pairs = p/b* of boot i against boot i, lowest..highest')
-    print('op         size thp |  base us    rel |  patch us    rel |   p/b  p/b* | pairs p/b*  b/p')
+    print('op         size thp |  base us    rel |  patch us    rel |   p/b  p/b* | pairs p/b* boots')
     print('-' * 85)
     rows = []
     for k in keys:
@@ -334,7 +334,7 @@ def alt_table(d, out):
         op, thp, size = k
         print(f'{op:<9} {human(size):>5} {thp:>3} |{fmt(tb, ".1f", 9)} {fmt(xb, ".2f", 6)} |'
               f'{fmt(tp, ".1f", 10)} {fmt(xp, ".2f", 6)} |{fmt(ratio, ".2f", 6)}{fmt(ratio_ref, ".2f", 6)} |'
-              f'{fmt(lo, ".2f", 5)}..{fmt(hi, ".2f", 4).strip():<4} {n:>2}/{n_p:<2}')
+              f'{fmt(lo, ".2f", 5)}..{fmt(hi, ".2f", 4).strip():<4} {n:>2}/{n_p}')
         rows.append([op, thp, size, n, n_p, tb, xb, tp, xp, ratio, ratio_ref, lo, hi])
     with open(os.path.join(out, 'alt.csv'), 'w', newline='') as f:
         w = csv.writer(f)

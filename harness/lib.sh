@@ -52,6 +52,10 @@ GUEST_MACHINE=(-cpu "${GUEST_CPU:-max}" -smp 2,sockets=2,cores=1,threads=1 -m 5G
 
 say() { printf '%s: %s\n' "${STAGE:-harness}" "$*"; }
 die() { printf '%s: error: %s\n' "${STAGE:-harness}" "$*" >&2; exit 1; }
+case ${GUEST_PREALLOC:-off} in
+on | off) ;;
+*) die "GUEST_PREALLOC=$GUEST_PREALLOC: on or off" ;;
+esac
 
 g() { git -C "$SRC" "$@"; }
 
