@@ -291,6 +291,16 @@ static int dmirror(int fd, unsigned long req, void *addr, void *ptr,
  * snapshots one page of a buffer of its own, so that the first call is not
  * the file's first.
  */
+/* A new file of the device, or -errno; ENOENT (no device) is not transient */
+static int open_device(void)
+{
+	int fd = open(device, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	return fd;
+}
+
 static int dev(void)
 {
 	static unsigned char perm;
@@ -300,9 +310,9 @@ static int dev(void)
 
 	if (fd >= 0)
 		return fd;
-	fd = open(device, O_RDWR | O_CLOEXEC);
+	fd = open_device();
 	if (fd < 0)
-		return errno == ENOENT ? -ENODEV : -errno;
+		return fd;
 	warm = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (warm == MAP_FAILED) {
@@ -517,10 +527,9 @@ static int sample_evict(struct group *g, struct timing *t)
 	if (ret)
 		return ret;
 	/* fresh_range() opened the run's file; the second is closed here */
-	evict_fd = open(device, O_RDWR | O_CLOEXEC);
+	evict_fd = open_device();
 	if (evict_fd < 0) {
-		/* as dev(): ENOENT is not the transient error of a sample */
-		ret = errno == ENOENT ? -ENODEV : -errno;
+		ret = evict_fd;
 		goto out;
 	}
 	ret = dmirror(evict_fd, HMM_DMIRROR_MIGRATE_TO_DEV, r, g->out, g->npages,
